@@ -1,0 +1,192 @@
+"""Settings: typed, frozen configs read from a TOML file and the environment at the edge."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import time
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+PositiveFloat = Annotated[float, Meta(gt=0)]
+NonNegativeFloat = Annotated[float, Meta(ge=0)]
+PositiveInt = Annotated[int, Meta(gt=0)]
+
+#: Environment variable naming the data directory (lake, warehouse, models, reports).
+DATA_DIR_ENV = "SHRIVEN_DATA_DIR"
+#: Environment variable naming the TOML settings file.
+CONFIG_ENV = "SHRIVEN_CONFIG"
+
+INTERVALS_NS: dict[str, int] = {
+    "1s": 1_000_000_000,
+    "1m": 60_000_000_000,
+    "5m": 300_000_000_000,
+    "1h": 3_600_000_000_000,
+    "1d": 86_400_000_000_000,
+}
+
+
+class _Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class SymbolConfig(_Config):
+    """One instrument of the universe: identity, sector (drives correlation) and trading rules."""
+
+    symbol: str
+    name: str
+    sector: str
+    price: PositiveFloat
+    volatility: PositiveFloat
+    tick_size: PositiveFloat = 0.01
+    lot_size: PositiveFloat = 1.0
+    daily_trades: PositiveInt = 50_000
+
+
+class SyntheticConfig(_Config):
+    """The synthetic exchange: seed, session hours (UTC) and market-wide dynamics."""
+
+    seed: int = 42
+    session_open: str = "13:30"
+    session_close: str = "20:00"
+    book_levels: PositiveInt = 10
+    snapshot_every_s: PositiveInt = 3600
+    market_vol: PositiveFloat = 0.16
+    jump_rate_per_day: NonNegativeFloat = 0.5
+    jump_size: NonNegativeFloat = 0.01
+
+    def session_bounds_s(self) -> tuple[int, int]:
+        """Session open and close as seconds after midnight UTC."""
+        open_s = _seconds_of_day(self.session_open)
+        close_s = _seconds_of_day(self.session_close)
+        if close_s <= open_s:
+            raise ValueError(
+                f"synthetic session_close {self.session_close} must be after session_open {self.session_open}"
+            )
+        return open_s, close_s
+
+
+class CcxtConfig(_Config):
+    """Polling connector to a ccxt exchange, with retry, backoff and a circuit breaker."""
+
+    exchange: str = "binance"
+    timeframe: str = "1m"
+    max_retries: Annotated[int, Meta(ge=0)] = 5
+    backoff_base_s: NonNegativeFloat = 0.5
+    backoff_max_s: NonNegativeFloat = 30.0
+    breaker_failures: PositiveInt = 5
+    breaker_reset_s: NonNegativeFloat = 60.0
+    #: lake symbol -> ccxt market symbol, e.g. {"BTCUSDT" = "BTC/USDT"}; unmapped symbols pass as is
+    symbol_map: dict[str, str] = {}
+
+
+class AggregationConfig(_Config):
+    """Which bar intervals the aggregation builds."""
+
+    intervals: tuple[str, ...] = ("1s", "1m", "5m", "1h", "1d")
+
+    def __post_init__(self) -> None:
+        unknown = [i for i in self.intervals if i not in INTERVALS_NS]
+        if unknown:
+            raise ValueError(f"unknown bar intervals {unknown}; known: {list(INTERVALS_NS)}")
+
+
+class ScheduleConfig(_Config):
+    """Cron schedules (UTC) of the deployments; prefect.yaml carries the same."""
+
+    ingest_live: str = "* * * * *"
+    aggregate_bars: str = "*/5 * * * *"
+    daily_pipeline: str = "30 0 * * *"
+
+
+class Settings(_Config):
+    """Everything the platform is configured with; built once at the edge and passed in."""
+
+    data_dir: str = "data"
+    symbols: tuple[SymbolConfig, ...] = ()
+    synthetic: SyntheticConfig = SyntheticConfig()
+    ccxt: CcxtConfig = CcxtConfig()
+    aggregation: AggregationConfig = AggregationConfig()
+    schedules: ScheduleConfig = ScheduleConfig()
+
+    def __post_init__(self) -> None:
+        names = [s.symbol for s in self.symbols]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate symbols in the universe: {sorted(names)}")
+
+    @property
+    def universe(self) -> tuple[str, ...]:
+        """Symbols of the universe, in configuration order."""
+        return tuple(s.symbol for s in self.symbols)
+
+    def symbol(self, symbol: str) -> SymbolConfig:
+        """The configuration of one symbol; KeyError names the unknown symbol."""
+        for s in self.symbols:
+            if s.symbol == symbol:
+                return s
+        raise KeyError(f"unknown symbol {symbol!r}; the universe is {list(self.universe)}")
+
+    @property
+    def lake_root(self) -> str:
+        """Root of the Parquet lake."""
+        return _join(self.data_dir, "lake")
+
+    @property
+    def warehouse_path(self) -> str:
+        """DuckDB file holding the warehouse views for ad-hoc SQL."""
+        return _join(self.data_dir, "warehouse.duckdb")
+
+    @property
+    def state_dir(self) -> str:
+        """Bookkeeping of incremental jobs (what has been aggregated)."""
+        return _join(self.data_dir, "state")
+
+
+def _join(base: str, name: str) -> str:
+    return base.rstrip("/") + "/" + name
+
+
+def _seconds_of_day(hhmm: str) -> int:
+    if hhmm == "24:00":
+        return 86_400
+    t = time.fromisoformat(hhmm)
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+def default_config_text() -> str:
+    """The packaged default settings file."""
+    return resources.files("shriven").joinpath("default_config.toml").read_text()
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Read settings from the TOML file (SHRIVEN_CONFIG, ./shriven.toml or the packaged default) and env."""
+    env = os.environ if environ is None else environ
+    path = config_path or env.get(CONFIG_ENV)
+    if path is None and Path("shriven.toml").is_file():
+        path = "shriven.toml"
+    if path is None:
+        raw = tomllib.loads(default_config_text())
+        origin = "packaged default_config.toml"
+    else:
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"settings file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ValueError(f"settings file {path} is not valid TOML: {exc}") from None
+        origin = str(path)
+    data_dir = env.get(DATA_DIR_ENV) or raw.pop("data_dir", None) or "data"
+    raw.pop("data_dir", None)
+    if "://" not in data_dir:
+        data_dir = str(Path(data_dir).resolve())
+    try:
+        return msgspec.convert({**raw, "data_dir": data_dir}, Settings)
+    except (msgspec.ValidationError, ValueError) as exc:
+        raise ValueError(f"invalid settings in {origin}: {exc}") from None

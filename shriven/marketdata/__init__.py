@@ -1,0 +1,1 @@
+"""Market-data sources (synthetic exchange, file replay, ccxt) and row validation."""

@@ -1,0 +1,152 @@
+"""The Arrow schema of every dataset: the one source of truth for columns, types and units.
+
+Timestamps are nanoseconds since the epoch, UTC (``timestamp[ns, tz=UTC]``). Prices are in the
+instrument's quote currency, sizes in base units (shares, coins). Each field carries its unit and
+meaning in its metadata, so the lake's Parquet files document themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+TIMESTAMP = pa.timestamp("ns", tz="UTC")
+
+#: Aggressor side of a trade: the buyer lifted the offer.
+SIDE_BUY = 1
+#: Aggressor side of a trade: the seller hit the bid.
+SIDE_SELL = -1
+#: Aggressor side unknown (some vendors do not publish it).
+SIDE_UNKNOWN = 0
+#: Book side: bid.
+BOOK_BID = 1
+#: Book side: ask.
+BOOK_ASK = -1
+
+
+def _field(name: str, type_: pa.DataType, unit: str, doc: str, nullable: bool = False) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"unit": unit, "doc": doc})
+
+
+TRADES = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "exchange time of the trade"),
+        _field("symbol", pa.string(), "", "instrument symbol from the universe"),
+        _field("trade_id", pa.int64(), "", "venue trade id, unique per symbol"),
+        _field("price", pa.float64(), "quote currency", "trade price, > 0"),
+        _field("size", pa.float64(), "base units", "traded quantity, > 0"),
+        _field("side", pa.int8(), "enum", "aggressor: 1 buy, -1 sell, 0 unknown"),
+    ],
+    metadata={"dataset": "trades", "sort": "symbol,ts,trade_id"},
+)
+
+BOOK = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "exchange time of the book event"),
+        _field("symbol", pa.string(), "", "instrument symbol from the universe"),
+        _field("seq", pa.int64(), "", "per-symbol sequence number; gaps mean lost messages"),
+        _field("side", pa.int8(), "enum", "1 bid, -1 ask"),
+        _field("price", pa.float64(), "quote currency", "price level"),
+        _field("size", pa.float64(), "base units", "total resting size at the level after the event; 0 removes it"),
+        _field(
+            "is_snapshot",
+            pa.bool_(),
+            "",
+            "true: row of a full snapshot (all rows of one seq replace the book); false: a delta",
+        ),
+    ],
+    metadata={"dataset": "book", "sort": "symbol,seq"},
+)
+
+BAR_FIELDS = [
+    _field("ts", TIMESTAMP, "ns UTC", "bar open time (left edge of the window)"),
+    _field("symbol", pa.string(), "", "instrument symbol"),
+    _field("open", pa.float64(), "quote currency", "first trade price"),
+    _field("high", pa.float64(), "quote currency", "highest trade price"),
+    _field("low", pa.float64(), "quote currency", "lowest trade price"),
+    _field("close", pa.float64(), "quote currency", "last trade price"),
+    _field("volume", pa.float64(), "base units", "sum of trade sizes"),
+    _field("notional", pa.float64(), "quote currency", "sum of price * size"),
+    _field("vwap", pa.float64(), "quote currency", "notional / volume"),
+    _field("trades", pa.int64(), "count", "number of trades"),
+    _field("buy_volume", pa.float64(), "base units", "volume of buyer-initiated trades"),
+    _field("sell_volume", pa.float64(), "base units", "volume of seller-initiated trades"),
+    _field(
+        "realized_vol",
+        pa.float64(),
+        "log return",
+        "sqrt of the sum of squared log returns between consecutive trades inside the bar (not annualised)",
+    ),
+    _field("ofi", pa.float64(), "ratio", "order-flow imbalance (buy_volume - sell_volume) / volume, in [-1, 1]"),
+]
+
+BARS = pa.schema(BAR_FIELDS, metadata={"dataset": "bars", "sort": "symbol,ts"})
+
+OHLCV = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "bar open time as published by the vendor"),
+        _field("symbol", pa.string(), "", "instrument symbol"),
+        _field("interval", pa.string(), "", "vendor timeframe, e.g. 1m"),
+        _field("open", pa.float64(), "quote currency", "open"),
+        _field("high", pa.float64(), "quote currency", "high"),
+        _field("low", pa.float64(), "quote currency", "low"),
+        _field("close", pa.float64(), "quote currency", "close"),
+        _field("volume", pa.float64(), "base units", "volume"),
+    ],
+    metadata={"dataset": "ohlcv", "sort": "symbol,ts"},
+)
+
+QUARANTINE = pa.schema(
+    [
+        _field("ingested_at", TIMESTAMP, "ns UTC", "when the row was rejected"),
+        _field("dataset", pa.string(), "", "dataset the row was meant for"),
+        _field("source", pa.string(), "", "source that produced the row (synthetic, a file path, ccxt:<exchange>)"),
+        _field("reason", pa.string(), "", "why it was rejected; several reasons are joined by ';'"),
+        _field("row_number", pa.int64(), "", "position of the row in its input batch (or file line)"),
+        _field("symbol", pa.string(), "", "symbol as given, if any", nullable=True),
+        _field("raw", pa.string(), "JSON", "the original row, as JSON"),
+    ],
+    metadata={"dataset": "quarantine", "sort": "ingested_at,row_number"},
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A lake dataset: its schema and the hive partition keys under ``lake/<name>/``."""
+
+    name: str
+    schema: pa.Schema
+    partition_by: tuple[str, ...] = ("date", "symbol")
+
+
+BAR_INTERVALS = ("1s", "1m", "5m", "1h", "1d")
+
+DATASETS: dict[str, Dataset] = {
+    "trades": Dataset("trades", TRADES),
+    "book": Dataset("book", BOOK),
+    "ohlcv": Dataset("ohlcv", OHLCV),
+    "quarantine": Dataset("quarantine", QUARANTINE, ("date", "source")),
+    **{f"bars_{i}": Dataset(f"bars_{i}", BARS) for i in BAR_INTERVALS},
+}
+
+
+def dataset(name: str) -> Dataset:
+    """Look a dataset up by name; KeyError lists the known ones."""
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise KeyError(f"unknown dataset {name!r}; known: {sorted(DATASETS)}") from None
+
+
+def empty_table(schema: pa.Schema) -> pa.Table:
+    """A zero-row table with the schema, for sources and windows with no data."""
+    return schema.empty_table()
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Select and cast a table's columns to the schema, in schema order (raises on a missing column)."""
+    missing = [f.name for f in schema if f.name not in table.column_names]
+    if missing:
+        raise ValueError(f"table lacks columns {missing} required by schema {schema.metadata!r}")
+    return table.select(schema.names).cast(schema)
