@@ -126,7 +126,7 @@ DATASETS: dict[str, Dataset] = {
     "trades": Dataset("trades", TRADES),
     "book": Dataset("book", BOOK),
     "ohlcv": Dataset("ohlcv", OHLCV),
-    "quarantine": Dataset("quarantine", QUARANTINE, ("date", "source")),
+    "quarantine": Dataset("quarantine", QUARANTINE, ("date", "origin")),
     **{f"bars_{i}": Dataset(f"bars_{i}", BARS) for i in BAR_INTERVALS},
 }
 

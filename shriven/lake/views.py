@@ -1,0 +1,106 @@
+"""The warehouse's view definitions: one SQL module for the warehouse file and every in-memory reader.
+
+Each lake dataset becomes a view over its Parquet files (hive partitions give the ``date`` column).
+A dataset with no files yet gets an empty view with the same columns, because DuckDB raises on an
+empty glob; readers that outlive that moment re-run :func:`create_views` to pick the files up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+from fsspec.core import url_to_fs
+
+from shriven.lake.layout import dataset_glob
+from shriven.schemas import BAR_INTERVALS, DATASETS, Dataset
+
+_DUCKDB_TYPES = {
+    pa.string(): "VARCHAR",
+    pa.int64(): "BIGINT",
+    pa.int32(): "INTEGER",
+    pa.int8(): "TINYINT",
+    pa.float64(): "DOUBLE",
+    pa.bool_(): "BOOLEAN",
+}
+
+
+@dataclass(frozen=True)
+class View:
+    """A named SELECT of the warehouse, with the one-line description the README shows."""
+
+    name: str
+    sql: str
+    description: str
+
+
+def _duckdb_type(t: pa.DataType) -> str:
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ_NS"
+    return _DUCKDB_TYPES[t]
+
+
+def _sql_literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _hive_columns(ds: Dataset) -> list[str]:
+    """Partition keys that are not already file columns (they come from the directory names)."""
+    return [k for k in ds.partition_by if k not in ds.schema.names]
+
+
+def _dataset_select(ds: Dataset, lake_root: str, has_files: bool) -> str:
+    hive = _hive_columns(ds)
+    if not has_files:
+        typed = [f"CAST(NULL AS {_duckdb_type(f.type)}) AS {f.name}" for f in ds.schema]
+        typed += [f"CAST(NULL AS {'DATE' if k == 'date' else 'VARCHAR'}) AS {k}" for k in hive]
+        return "SELECT " + ", ".join(typed) + " WHERE false"
+    glob = dataset_glob(lake_root, ds.name, len(ds.partition_by))
+    casts = [f"CAST({f.name} AS {_duckdb_type(f.type)}) AS {f.name}" for f in ds.schema]
+    source = (
+        f"read_parquet({_sql_literal(glob)}, hive_partitioning = true, union_by_name = true, "
+        "hive_types = {'date': DATE})"
+    )
+    return "SELECT " + ", ".join(casts + hive) + " FROM " + source
+
+
+_DESCRIPTIONS = {
+    "trades": "every validated trade: ts, symbol, trade_id, price, size, side (1 buy aggressor, -1 sell)",
+    "book": "L2 book events: snapshots (is_snapshot, all rows of one seq) and deltas (size = new level size)",
+    "ohlcv": "vendor bars as published by a ccxt exchange",
+    "quarantine": "rows rejected by validation, with the reason and the raw row as JSON",
+}
+
+
+def lake_views(lake_root: str) -> list[View]:
+    """Every view of the warehouse over the lake at ``lake_root`` (checks which datasets have files)."""
+    fs, root = url_to_fs(lake_root)
+    views = []
+    for name, ds in DATASETS.items():
+        glob = dataset_glob(root, name, len(ds.partition_by))
+        has_files = bool(fs.glob(glob))
+        if name.startswith("bars_"):
+            interval = name.removeprefix("bars_")
+            desc = f"{interval} bars from trades: OHLCV, VWAP, trade count, realised volatility, order-flow imbalance"
+        else:
+            desc = _DESCRIPTIONS[name]
+        views.append(View(name, _dataset_select(ds, lake_root, has_files), desc))
+    union = " UNION ALL ".join(
+        f"SELECT {_sql_literal(i)} AS interval, * FROM bars_{i}" for i in BAR_INTERVALS
+    )
+    views.append(View("bars", union, "all bar intervals in one view, with an interval column ('1s' … '1d')"))
+    return views
+
+
+def create_views(con: object, lake_root: str) -> list[str]:
+    """Create (or replace) every view on a DuckDB connection; returns the view names.
+
+    ``con`` is a ``duckdb.DuckDBPyConnection``; the session time zone is set to UTC so that
+    timestamps print as the lake stores them.
+    """
+    con.execute("SET TimeZone = 'UTC'")
+    names = []
+    for view in lake_views(lake_root):
+        con.execute(f"CREATE OR REPLACE VIEW {view.name} AS {view.sql}")
+        names.append(view.name)
+    return names

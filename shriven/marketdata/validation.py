@@ -1,0 +1,227 @@
+"""Trade validation: every raw row ends up either valid (in the TRADES schema) or quarantined.
+
+Sources hand over raw tables with the TRADES column names and whatever types they could read
+(strings from a CSV, NaN prices from a vendor). Validation casts without raising, checks each row
+and gives each rejected row every reason it failed, so ``valid + quarantined == input`` always.
+
+Optional columns a source may add: ``_raw`` (the original row as text/JSON, copied into the
+quarantine) and ``_row_number`` (the row's line in its file; otherwise its position in the batch).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import polars as pl
+import pyarrow as pa
+
+from shriven.lake.layout import Window
+from shriven.schemas import QUARANTINE, TRADES, conform
+
+
+class Reason(StrEnum):
+    """Why a row was quarantined."""
+
+    MISSING_TIMESTAMP = "missing_timestamp"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    OUTSIDE_WINDOW = "outside_window"
+    MISSING_SYMBOL = "missing_symbol"
+    UNKNOWN_SYMBOL = "unknown_symbol"
+    INVALID_TRADE_ID = "invalid_trade_id"
+    INVALID_PRICE = "invalid_price"
+    NON_POSITIVE_PRICE = "non_positive_price"
+    INVALID_SIZE = "invalid_size"
+    NON_POSITIVE_SIZE = "non_positive_size"
+    INVALID_SIDE = "invalid_side"
+    DUPLICATE_TRADE = "duplicate_trade"
+    OUT_OF_ORDER = "out_of_order"
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Valid rows (TRADES schema), quarantined rows (QUARANTINE schema) and counts by reason."""
+
+    valid: pa.Table
+    quarantine: pa.Table
+    input_rows: int
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def valid_rows(self) -> int:
+        """Rows that passed."""
+        return self.valid.num_rows
+
+    @property
+    def quarantined_rows(self) -> int:
+        """Rows that were rejected."""
+        return self.quarantine.num_rows
+
+
+_SIDE_WORDS = {"buy": 1, "b": 1, "sell": -1, "s": -1, "unknown": 0, "": 0}
+
+
+def _timestamp_ns(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Any timestamp representation as Int64 nanoseconds UTC (null where it cannot be read)."""
+    if isinstance(dtype, pl.Datetime):
+        expr = col.dt.cast_time_unit("ns")
+        if dtype.time_zone is not None:
+            expr = expr.dt.convert_time_zone("UTC")
+        return expr.dt.epoch("ns")
+    if dtype.is_integer():
+        return col.cast(pl.Int64, strict=False)
+    if dtype.is_float():
+        return pl.when(col.is_finite()).then(col).otherwise(None).cast(pl.Int64, strict=False)
+    if dtype == pl.String:
+        text = col.str.strip_chars()
+        as_int = text.cast(pl.Int64, strict=False)
+        as_datetime = (
+            text.str.to_datetime(time_unit="ns", time_zone="UTC", strict=False, ambiguous="null")
+            .dt.epoch("ns")
+        )
+        return pl.coalesce(as_int, as_datetime)
+    return pl.lit(None, dtype=pl.Int64)
+
+
+def _number(col: pl.Expr, dtype: pl.DataType, target: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        col = col.str.strip_chars()
+    return col.cast(target, strict=False)
+
+
+def _side(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        text = col.str.strip_chars().str.to_lowercase()
+        word = text.replace_strict(_SIDE_WORDS, default=None, return_dtype=pl.Int64)
+        return pl.coalesce(text.cast(pl.Int64, strict=False), word)
+    if dtype == pl.Boolean:
+        return pl.lit(None, dtype=pl.Int64)
+    return col.cast(pl.Int64, strict=False)
+
+
+def validate_trades(
+    raw: pa.Table,
+    universe: Collection[str],
+    source: str,
+    ingested_at_ns: int,
+    window: Window | None = None,
+) -> ValidationResult:
+    """Split raw trades into valid rows and quarantined rows with their reasons."""
+    missing = [c for c in TRADES.names if c not in raw.column_names]
+    if missing:
+        raise ValueError(f"trades from {source} lack columns {missing}; expected {TRADES.names}")
+    n = raw.num_rows
+    df = pl.from_arrow(raw, rechunk=False)
+    assert isinstance(df, pl.DataFrame)
+    schema = df.schema
+    universe_list = sorted(set(universe))
+    typed = df.select(
+        ts=_timestamp_ns(pl.col("ts"), schema["ts"]),
+        symbol=pl.col("symbol").cast(pl.String, strict=False).str.strip_chars(),
+        trade_id=_number(pl.col("trade_id"), schema["trade_id"], pl.Int64),
+        price=_number(pl.col("price"), schema["price"], pl.Float64),
+        size=_number(pl.col("size"), schema["size"], pl.Float64),
+        side=_side(pl.col("side"), schema["side"]),
+        _row=pl.col("_row_number").cast(pl.Int64) if "_row_number" in schema else pl.int_range(n, dtype=pl.Int64),
+    )
+    raw_ts_null = df.get_column("ts").is_null()
+    typed = typed.with_columns(_raw_ts_null=raw_ts_null)
+    in_window = (
+        pl.col("ts").is_between(window.start_ns, window.end_ns - 1) if window is not None else pl.lit(True)
+    )
+    rules: list[tuple[Reason, pl.Expr]] = [
+        (Reason.MISSING_TIMESTAMP, pl.col("_raw_ts_null")),
+        (Reason.INVALID_TIMESTAMP, pl.col("ts").is_null() & ~pl.col("_raw_ts_null")),
+        (Reason.OUTSIDE_WINDOW, pl.col("ts").is_not_null() & ~in_window),
+        (Reason.MISSING_SYMBOL, pl.col("symbol").is_null() | (pl.col("symbol") == "")),
+        (Reason.UNKNOWN_SYMBOL, (pl.col("symbol") != "") & ~pl.col("symbol").is_in(universe_list)),
+        (Reason.INVALID_TRADE_ID, pl.col("trade_id").is_null()),
+        (Reason.INVALID_PRICE, pl.col("price").is_null() | ~pl.col("price").is_finite()),
+        (Reason.NON_POSITIVE_PRICE, pl.col("price").is_finite() & (pl.col("price") <= 0)),
+        (Reason.INVALID_SIZE, pl.col("size").is_null() | ~pl.col("size").is_finite()),
+        (Reason.NON_POSITIVE_SIZE, pl.col("size").is_finite() & (pl.col("size") <= 0)),
+        (Reason.INVALID_SIDE, pl.col("side").is_null() | ~pl.col("side").is_in([-1, 0, 1])),
+    ]
+    flags = typed.select(
+        [expr.fill_null(False).alias(reason.value) for reason, expr in rules]
+    )
+    row_ok = ~pl.any_horizontal(pl.all())
+    ok = flags.select(row_ok.alias("ok")).to_series()
+    # Duplicates and ordering are judged among rows that are otherwise valid, in arrival order.
+    seq = typed.with_columns(ok=ok, _i=pl.int_range(n, dtype=pl.Int64))
+    dup = (
+        pl.col("ok")
+        & ~pl.struct("symbol", "trade_id", "ok").is_first_distinct()
+    )
+    seq = seq.with_columns(duplicate=dup.fill_null(False))
+    previous_max = (
+        pl.when(pl.col("ok") & ~pl.col("duplicate")).then(pl.col("ts")).otherwise(None)
+        .cum_max().forward_fill().shift(1).over("symbol")
+    )
+    seq = seq.with_columns(
+        out_of_order=(pl.col("ok") & ~pl.col("duplicate") & (pl.col("ts") < previous_max)).fill_null(False)
+    )
+    flags = flags.with_columns(
+        seq.get_column("duplicate").alias(Reason.DUPLICATE_TRADE.value),
+        seq.get_column("out_of_order").alias(Reason.OUT_OF_ORDER.value),
+    )
+    good = flags.select(row_ok.alias("ok")).to_series()
+    reasons = {r: int(c) for r, c in flags.sum().row(0, named=True).items() if c}
+
+    valid_df = typed.filter(good).select(
+        pl.col("ts").cast(pl.Datetime("ns", "UTC")),
+        "symbol",
+        "trade_id",
+        "price",
+        "size",
+        pl.col("side").cast(pl.Int8),
+    )
+    valid = conform(valid_df.to_arrow(), TRADES)
+
+    bad_mask = ~good
+    quarantine = _quarantine_rows(df, typed, flags, bad_mask, source, ingested_at_ns)
+    assert valid.num_rows + quarantine.num_rows == n
+    return ValidationResult(valid, quarantine, n, reasons)
+
+
+def _quarantine_rows(
+    df: pl.DataFrame,
+    typed: pl.DataFrame,
+    flags: pl.DataFrame,
+    bad_mask: pl.Series,
+    source: str,
+    ingested_at_ns: int,
+) -> pa.Table:
+    """Rejected rows in the QUARANTINE schema: every reason, the raw row, its row number."""
+    if not bad_mask.any():
+        return QUARANTINE.empty_table()
+    bad_flags = flags.filter(bad_mask)
+    names = bad_flags.columns
+    reason = bad_flags.select(
+        pl.concat_str(
+            [pl.when(pl.col(c)).then(pl.lit(c)).otherwise(None) for c in names],
+            separator=";",
+            ignore_nulls=True,
+        ).alias("reason")
+    ).to_series()
+    bad_raw = df.filter(bad_mask)
+    if "_raw" in bad_raw.columns:
+        raw_text = bad_raw.get_column("_raw").cast(pl.String).to_list()
+    else:
+        visible = [c for c in bad_raw.columns if not c.startswith("_")]
+        raw_text = [json.dumps(row, default=str) for row in bad_raw.select(visible).iter_rows(named=True)]
+    symbols = bad_raw.get_column("symbol").cast(pl.String, strict=False).to_list()
+    out = pl.DataFrame(
+        {
+            "ingested_at": pl.Series([ingested_at_ns] * len(raw_text), dtype=pl.Int64).cast(pl.Datetime("ns", "UTC")),
+            "dataset": ["trades"] * len(raw_text),
+            "source": [source] * len(raw_text),
+            "reason": reason,
+            "row_number": typed.filter(bad_mask).get_column("_row"),
+            "symbol": pl.Series(symbols, dtype=pl.String),
+            "raw": pl.Series(raw_text, dtype=pl.String),
+        }
+    )
+    return conform(out.to_arrow(), QUARANTINE)
