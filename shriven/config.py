@@ -30,6 +30,16 @@ INTERVALS_NS: dict[str, int] = {
 }
 
 
+def _seconds_of_day(hhmm: str) -> int:
+    if hhmm == "24:00":
+        return 86_400
+    try:
+        t = time.fromisoformat(hhmm)
+    except ValueError:
+        raise ValueError(f"session time {hhmm!r} is not HH:MM") from None
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
 class _Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     pass
 
@@ -58,6 +68,9 @@ class SyntheticConfig(_Config):
     market_vol: PositiveFloat = 0.16
     jump_rate_per_day: NonNegativeFloat = 0.5
     jump_size: NonNegativeFloat = 0.01
+
+    def __post_init__(self) -> None:
+        self.session_bounds_s()
 
     def session_bounds_s(self) -> tuple[int, int]:
         """Session open and close as seconds after midnight UTC."""
@@ -148,13 +161,6 @@ class Settings(_Config):
 
 def _join(base: str, name: str) -> str:
     return base.rstrip("/") + "/" + name
-
-
-def _seconds_of_day(hhmm: str) -> int:
-    if hhmm == "24:00":
-        return 86_400
-    t = time.fromisoformat(hhmm)
-    return t.hour * 3600 + t.minute * 60 + t.second
 
 
 def default_config_text() -> str:

@@ -41,6 +41,17 @@ TRADES = pa.schema(
     metadata={"dataset": "trades", "sort": "symbol,ts,trade_id"},
 )
 
+#: What sources hand to validation: the TRADES columns, all nullable (null = missing or
+#: unparseable), plus the row's position in its input and its original text.
+RAW_TRADES = pa.schema(
+    [f.with_nullable(True) for f in TRADES]
+    + [
+        _field("_row_number", pa.int64(), "", "CSV: 1-based physical line (header = 1); Parquet/batches: 0-based row"),
+        _field("_raw", pa.string(), "JSON", "original fields as read, plus the source location"),
+    ],
+    metadata={"dataset": "trades", "raw": "true"},
+)
+
 BOOK = pa.schema(
     [
         _field("ts", TIMESTAMP, "ns UTC", "exchange time of the book event"),

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 NS_PER_DAY = 86_400_000_000_000
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-]{0,63}$")
-_PART_NAME = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
+_PART_NAME = re.compile(r"^part-(-?\d+)-(-?\d+)\.parquet$")
 
 
 @dataclass(frozen=True, order=True)
@@ -55,8 +55,10 @@ class Window:
 
 def window_of_file(name: str) -> Window | None:
     """The window a lake file name encodes, or None for a name the lake did not write."""
-    m = _PART_NAME.match(name)
-    return Window(int(m.group(1)), int(m.group(2))) if m else None
+    m = _PART_NAME.fullmatch(name)
+    if m is None or int(m.group(2)) <= int(m.group(1)):
+        return None
+    return Window(int(m.group(1)), int(m.group(2)))
 
 
 def day_start_ns(d: date) -> int:
@@ -76,7 +78,7 @@ def ns_to_iso(ns: int) -> str:
 
 def check_partition_value(key: str, value: str) -> str:
     """Reject partition values that could escape the lake or break hive parsing."""
-    if not _SAFE_VALUE.match(value):
+    if not _SAFE_VALUE.fullmatch(value):
         raise ValueError(f"partition value {key}={value!r} is not a safe path component")
     return value
 

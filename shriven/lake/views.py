@@ -57,9 +57,10 @@ def _dataset_select(ds: Dataset, lake_root: str, has_files: bool) -> str:
         return "SELECT " + ", ".join(typed) + " WHERE false"
     glob = dataset_glob(lake_root, ds.name, len(ds.partition_by))
     casts = [f"CAST({f.name} AS {_duckdb_type(f.type)}) AS {f.name}" for f in ds.schema]
+    hive_types = ", ".join(f"'{k}': {'DATE' if k == 'date' else 'VARCHAR'}" for k in ds.partition_by)
     source = (
         f"read_parquet({_sql_literal(glob)}, hive_partitioning = true, union_by_name = true, "
-        "hive_types = {'date': DATE})"
+        f"hive_types = {{{hive_types}}})"
     )
     return "SELECT " + ", ".join(casts + hive) + " FROM " + source
 

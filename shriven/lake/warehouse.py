@@ -34,9 +34,14 @@ class WarehouseBuild:
     seconds: float
 
 
+#: DuckDB's messages for a file another process holds (POSIX lock, Windows sharing violation).
+_LOCK_MESSAGES = ("could not set lock", "conflicting lock", "being used by another process")
+
+
 def _is_lock_error(exc: Exception) -> bool:
+    # match the messages, not any "lock" in the text: the text quotes the path (…/blocks/…)
     text = str(exc).lower()
-    return "lock" in text or "conflicting" in text or "being used" in text
+    return any(m in text for m in _LOCK_MESSAGES)
 
 
 def build_warehouse(

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shriven.lake.layout import Window
 from shriven.schemas import QUARANTINE, TRADES, conform
@@ -85,9 +86,34 @@ def _timestamp_ns(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return pl.lit(None, dtype=pl.Int64)
 
 
+def _whole(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Float values that are whole numbers (others null), so an integer cast does not truncate 1.5."""
+    return pl.when(col == col.floor()).then(col).otherwise(None) if dtype.is_float() else col
+
+
+def _timestamps_as_utc_ns(raw: pa.Table) -> pa.Table:
+    """Timestamp columns as timestamp[ns, UTC], null where the instant is outside the ns range.
+
+    polars rejects fixed-offset zones ("+05:30"), silently wraps second timestamps it widens to ms
+    and panics turning out-of-range values into Python objects; ns UTC has none of these problems.
+    """
+    for i, f in enumerate(raw.schema):
+        if not pa.types.is_timestamp(f.type) or f.type == pa.timestamp("ns", tz="UTC"):
+            continue
+        factor = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[f.type.unit]
+        limit = (2**63 - 1) // factor
+        native = raw.column(i).cast(pa.int64())
+        in_range = pc.and_(pc.greater_equal(native, -limit), pc.less_equal(native, limit))
+        ns = pc.multiply(pc.if_else(in_range, native, pa.scalar(None, pa.int64())), factor)
+        raw = raw.set_column(i, f.name, ns.cast(pa.timestamp("ns", tz="UTC")))
+    return raw
+
+
 def _number(col: pl.Expr, dtype: pl.DataType, target: pl.DataType) -> pl.Expr:
     if dtype == pl.String:
         col = col.str.strip_chars()
+    if target.is_integer():
+        col = _whole(col, dtype)
     return col.cast(target, strict=False)
 
 
@@ -98,7 +124,7 @@ def _side(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
         return pl.coalesce(text.cast(pl.Int64, strict=False), word)
     if dtype == pl.Boolean:
         return pl.lit(None, dtype=pl.Int64)
-    return col.cast(pl.Int64, strict=False)
+    return _whole(col, dtype).cast(pl.Int64, strict=False)
 
 
 def validate_trades(
@@ -113,6 +139,8 @@ def validate_trades(
     if missing:
         raise ValueError(f"trades from {source} lack columns {missing}; expected {TRADES.names}")
     n = raw.num_rows
+    raw_ts_null = pl.Series("_raw_ts_null", pc.is_null(raw.column("ts")).combine_chunks())
+    raw = _timestamps_as_utc_ns(raw)
     df = pl.from_arrow(raw, rechunk=False)
     assert isinstance(df, pl.DataFrame)
     schema = df.schema
@@ -126,8 +154,7 @@ def validate_trades(
         side=_side(pl.col("side"), schema["side"]),
         _row=pl.col("_row_number").cast(pl.Int64) if "_row_number" in schema else pl.int_range(n, dtype=pl.Int64),
     )
-    raw_ts_null = df.get_column("ts").is_null()
-    typed = typed.with_columns(_raw_ts_null=raw_ts_null)
+    typed = typed.with_columns(raw_ts_null)
     in_window = (
         pl.col("ts").is_between(window.start_ns, window.end_ns - 1) if window is not None else pl.lit(True)
     )

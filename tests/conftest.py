@@ -1,0 +1,58 @@
+"""Shared test set-up: offline, quiet Prefect; per-test data directories; a small universe."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "shriven")
+os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+
+import pytest  # noqa: E402
+
+SMALL_CONFIG = """
+[synthetic]
+seed = 7
+session_open = "14:30"
+session_close = "15:30"
+snapshot_every_s = 1200
+
+[[symbols]]
+symbol = "ACME"
+name = "Acme Corporation"
+sector = "industrials"
+price = 182.40
+volatility = 0.28
+daily_trades = 6000
+
+[[symbols]]
+symbol = "BOLT"
+name = "Bolt Motors"
+sector = "consumer"
+price = 243.10
+volatility = 0.55
+daily_trades = 9000
+
+[[symbols]]
+symbol = "CRUX"
+name = "Crux Semiconductors"
+sector = "technology"
+price = 118.75
+volatility = 0.45
+daily_trades = 4000
+"""
+
+
+@pytest.fixture
+def small_platform(tmp_path, monkeypatch):
+    """A data dir and a three-symbol, one-hour-session settings file, set through the environment."""
+    config = tmp_path / "shriven.toml"
+    config.write_text(SMALL_CONFIG)
+    data = tmp_path / "data"
+    monkeypatch.setenv("SHRIVEN_CONFIG", str(config))
+    monkeypatch.setenv("SHRIVEN_DATA_DIR", str(data))
+    from shriven.config import load_settings
+
+    return load_settings()
