@@ -1,0 +1,1 @@
+"""Hand-written stubs and data providers for tests (no mocks, no network)."""
