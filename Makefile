@@ -1,0 +1,86 @@
+# ShrivenQuant: `make demo` and `make test` do all set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+
+export SHRIVEN_HOME := $(CURDIR)
+export SHRIVEN_DATA_DIR ?= $(CURDIR)/data
+export PREFECT_HOME ?= $(CURDIR)/.prefect
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
+export PREFECT_LOGGING_EXTRA_LOGGERS := shriven
+export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
+export HF_HUB_OFFLINE := 1
+export PYTHONPATH := $(CURDIR)
+
+PREFECT_PORT ?= 4200
+PREFECT_URL := http://127.0.0.1:$(PREFECT_PORT)/api
+POOL := shriven-local
+RUN_DIR := $(SHRIVEN_DATA_DIR)/run
+# Use the server that `make serve` started when it is up; otherwise flows start Prefect's local one.
+SERVER_UP = $(shell curl -fs -o /dev/null $(PREFECT_URL)/health && echo yes)
+
+.PHONY: install browser demo test test-fast bench serve stop dashboard lint clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Debian's chromium for the dashboard browser tests (Playwright drives it; it never downloads one).
+browser:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+demo: install
+	@if [ "$(SERVER_UP)" = yes ]; then export PREFECT_API_URL=$(PREFECT_URL); fi; \
+	$(BIN)/shriven demo
+
+test: install browser
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+serve: install
+	@mkdir -p $(RUN_DIR)
+	@if [ "$(SERVER_UP)" != yes ]; then \
+	  echo "starting Prefect server on 127.0.0.1:$(PREFECT_PORT) (log: $(RUN_DIR)/prefect-server.log)"; \
+	  nohup $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) > $(RUN_DIR)/prefect-server.log 2>&1 & echo $$! > $(RUN_DIR)/prefect-server.pid; \
+	  for i in $$(seq 1 90); do curl -fs -o /dev/null $(PREFECT_URL)/health && break; sleep 1; done; \
+	fi
+	@curl -fs -o /dev/null $(PREFECT_URL)/health || { echo "Prefect server did not come up; see $(RUN_DIR)/prefect-server.log"; exit 1; }
+	PREFECT_API_URL=$(PREFECT_URL) $(BIN)/prefect work-pool inspect $(POOL) >/dev/null 2>&1 || \
+	  PREFECT_API_URL=$(PREFECT_URL) $(BIN)/prefect work-pool create $(POOL) --type process
+	PREFECT_API_URL=$(PREFECT_URL) $(BIN)/prefect deploy --all --no-prompt
+	@if [ ! -f $(RUN_DIR)/prefect-worker.pid ] || ! kill -0 $$(cat $(RUN_DIR)/prefect-worker.pid) 2>/dev/null; then \
+	  PREFECT_API_URL=$(PREFECT_URL) nohup $(BIN)/prefect worker start --pool $(POOL) --type process > $(RUN_DIR)/prefect-worker.log 2>&1 & echo $$! > $(RUN_DIR)/prefect-worker.pid; \
+	fi
+	@echo "Prefect UI: http://127.0.0.1:$(PREFECT_PORT)  (deployments: live, backfill, incremental, daily; worker log: $(RUN_DIR)/prefect-worker.log)"
+	@echo "stop with: make stop"
+
+# The worker goes first: a worker whose server vanished retries noisily.
+stop:
+	@for p in prefect-worker prefect-server; do \
+	  if [ -f $(RUN_DIR)/$$p.pid ]; then kill $$(cat $(RUN_DIR)/$$p.pid) 2>/dev/null && echo "stopped $$p"; rm -f $(RUN_DIR)/$$p.pid; sleep 1; fi; \
+	done
+
+dashboard: install
+	$(BIN)/streamlit run dashboards/streamlit_app.py --server.address 127.0.0.1 --server.port 8501 \
+	  --browser.gatherUsageStats false --server.headless true
+
+lint: install
+	$(BIN)/ruff check shriven cli flows tasks dashboards tests bench
+
+clean:
+	rm -rf $(VENV) .prefect .pytest_cache

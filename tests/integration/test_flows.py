@@ -1,0 +1,112 @@
+"""The flows under the real Prefect engine, into a temporary data directory."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from shriven.lake.writer import Lake
+from tests.conftest import SMALL_CONFIG
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
+
+DAY = date(2026, 1, 5)
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+def test_daily_pipeline_fills_lake_bars_and_warehouse(small_platform):
+    from flows.daily_pipeline import daily_pipeline
+
+    summary = daily_pipeline(day=DAY, days=1, source="synthetic")
+
+    lake = Lake(small_platform.lake_root)
+    trades = lake.read("trades")
+    ingest = summary["ingest"]
+    assert ingest["valid_rows"] == trades.num_rows > 1000
+    assert ingest["input_rows"] == ingest["valid_rows"] + ingest["quarantined_rows"]
+    assert set(trades.column("symbol").to_pylist()) == {"ACME", "BOLT", "CRUX"}
+    assert summary["bars"]["partitions_aggregated"] == 3
+    con = duckdb.connect(small_platform.warehouse_path, read_only=True)
+    try:
+        for interval in ("1s", "1m", "5m", "1h", "1d"):
+            bar_trades = con.sql(f"SELECT sum(trades) FROM bars_{interval}").fetchall()[0][0]
+            assert bar_trades == trades.num_rows, interval
+        assert con.sql("SELECT count(*) FROM book").fetchall()[0][0] == ingest["book_rows"] > 0
+        assert con.sql("SELECT count(*) FROM quarantine").fetchall()[0][0] == ingest["quarantined_rows"]
+    finally:
+        con.close()
+    assert summary["core_seconds"] < summary["wall_seconds"]
+
+
+def test_rerunning_a_window_replaces_it(small_platform):
+    from flows.ingest_market_data import ingest_market_data
+
+    first = ingest_market_data(source="synthetic", start=DAY, days=1)
+    lake = Lake(small_platform.lake_root)
+    files_before = lake.files("trades")
+    rows_before = lake.read("trades")
+    second = ingest_market_data(source="synthetic", start=DAY, days=1)
+    assert first["valid_rows"] == second["valid_rows"]
+    assert lake.files("trades") == files_before
+    assert lake.read("trades").equals(rows_before)
+
+
+def test_aggregation_is_incremental(small_platform):
+    from flows.aggregate_bars import aggregate_bars
+    from flows.ingest_market_data import ingest_market_data
+
+    ingest_market_data(source="synthetic", start=DAY, days=1)
+    assert aggregate_bars()["partitions_aggregated"] == 3
+    assert aggregate_bars()["partitions_aggregated"] == 0
+    ingest_market_data(source="synthetic", start=date(2026, 1, 6), days=1, symbols=["ACME"])
+    again = aggregate_bars()
+    assert again["partitions_aggregated"] == 1
+    assert again["partitions_seen"] == 4
+
+
+def test_file_ingestion_quarantines_bad_rows_and_counts_every_line(small_platform, tmp_path, monkeypatch):
+    from flows.ingest_market_data import ingest_market_data
+
+    config = tmp_path / "with_btc.toml"
+    config.write_text(
+        SMALL_CONFIG
+        + '[[symbols]]\nsymbol = "BTCUSDT"\nname = "Bitcoin"\nsector = "crypto"\nprice = 42000.0\n'
+        + "volatility = 0.6\ntick_size = 0.01\nlot_size = 0.0001\n"
+    )
+    monkeypatch.setenv("SHRIVEN_CONFIG", str(config))
+
+    bad = sorted((FIXTURES / "replay").glob("*bad*.csv"))
+    assert bad, "the replay fixtures include a file of bad rows"
+    path = str(bad[0])
+    data_lines = sum(1 for line in Path(path).read_text().splitlines()[1:] if line.strip())
+    result = ingest_market_data(source="file", paths=[path])
+    assert result["input_rows"] == data_lines
+    assert result["valid_rows"] + result["quarantined_rows"] == data_lines
+    assert result["valid_rows"] > 0
+    assert result["quarantined_rows"] > 0
+    quarantine = Lake(small_platform.lake_root).read("quarantine")
+    assert quarantine.num_rows == result["quarantined_rows"]
+    assert set(result["reasons"]) >= {
+        "unknown_symbol", "invalid_price", "non_positive_price", "non_positive_size",
+        "duplicate_trade", "out_of_order", "malformed_line",
+    }
+
+
+def test_cli_ingest_runs_the_flow(small_platform, capsys):
+    from cli.main import main
+
+    assert main(["ingest", "--source", "synthetic", "--start", "2026-01-05", "--days", "1", "--symbols", "ACME"]) == 0
+    out = capsys.readouterr().out
+    assert '"valid_rows"' in out
+    assert set(Lake(small_platform.lake_root).read("trades").column("symbol").to_pylist()) == {"ACME"}
+
+
+def test_cli_rejects_unknown_symbols_with_a_message(small_platform, capsys):
+    from cli.main import main
+
+    code = main(["ingest", "--source", "synthetic", "--start", "2026-01-05", "--symbols", "NOPE"])
+    assert code == 2
+    assert "NOPE" in capsys.readouterr().err
