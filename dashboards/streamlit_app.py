@@ -1,0 +1,55 @@
+"""ShrivenQuant dashboards: the entry point of ``streamlit run dashboards/streamlit_app.py``.
+
+This file is the frame around every page: page config, the state that pages share (initialised
+once per browser session from ``shriven.config.load_settings()``, so ``SHRIVEN_DATA_DIR`` and
+``SHRIVEN_CONFIG`` choose the lake), and the navigation over ``dashboards/app_pages/``.
+
+Session-state keys: the shared ones are listed in ``SHARED_STATE``; each page prefixes its own
+keys with its name (``market_symbol``), so pages never collide. Add a page by adding an
+``st.Page`` to ``PAGES``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from shriven.config import load_settings
+
+#: Shared session-state keys: the platform settings and the lake root every page reads.
+SHARED_STATE = ("settings", "lake_root")
+
+st.set_page_config(
+    page_title="ShrivenQuant", page_icon=":material/candlestick_chart:", layout="wide"
+)
+
+
+def init_shared_state() -> None:
+    """Load the settings once per session; a bad settings file is shown, not raised."""
+    if all(key in st.session_state for key in SHARED_STATE):
+        return
+    try:
+        settings = load_settings()
+    except (ValueError, FileNotFoundError) as exc:
+        st.error(f"Cannot read the ShrivenQuant settings: {exc}")
+        st.stop()
+    st.session_state["settings"] = settings
+    st.session_state["lake_root"] = settings.lake_root
+
+
+init_shared_state()
+
+PAGES = {
+    "Markets": [
+        st.Page(
+            "app_pages/market.py",
+            title="Market",
+            icon=":material/candlestick_chart:",
+            url_path="market",
+            default=True,
+        ),
+    ],
+}
+
+page = st.navigation(PAGES)
+st.sidebar.caption(f"Lake: `{st.session_state['lake_root']}`")
+page.run()
