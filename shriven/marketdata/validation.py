@@ -15,11 +15,13 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from shriven.lake.layout import Window
+from shriven.marketdata._validation_kernels import ids_rise_per_symbol, out_of_order
 from shriven.schemas import QUARANTINE, TRADES, conform
 
 
@@ -61,6 +63,15 @@ class ValidationResult:
         return self.quarantine.num_rows
 
 
+#: Accepted text timestamps: ISO-8601 with T or space, optional fraction, optional Z or offset
+#: (no offset means UTC).
+_ISO_FORMATS = (
+    "%Y-%m-%dT%H:%M:%S%.f%#z",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f%#z",
+    "%Y-%m-%d %H:%M:%S%.f",
+)
+
 _SIDE_WORDS = {"buy": 1, "b": 1, "sell": -1, "s": -1, "unknown": 0, "": 0}
 
 
@@ -78,11 +89,14 @@ def _timestamp_ns(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.String:
         text = col.str.strip_chars()
         as_int = text.cast(pl.Int64, strict=False)
-        as_datetime = (
-            text.str.to_datetime(time_unit="ns", time_zone="UTC", strict=False, ambiguous="null")
+        # Explicit formats, not polars' inference: it guesses one format from the first value
+        # and would reject every row written differently in the same batch.
+        parsed = [
+            text.str.to_datetime(fmt, time_unit="ns", time_zone="UTC", strict=False, ambiguous="null")
             .dt.epoch("ns")
-        )
-        return pl.coalesce(as_int, as_datetime)
+            for fmt in _ISO_FORMATS
+        ]
+        return pl.coalesce(as_int, *parsed)
     return pl.lit(None, dtype=pl.Int64)
 
 
@@ -139,31 +153,30 @@ def validate_trades(
     if missing:
         raise ValueError(f"trades from {source} lack columns {missing}; expected {TRADES.names}")
     n = raw.num_rows
-    raw_ts_null = pl.Series("_raw_ts_null", pc.is_null(raw.column("ts")).combine_chunks())
+    given_null = pl.Series(pc.is_null(raw.column("ts")).combine_chunks())
     raw = _timestamps_as_utc_ns(raw)
     df = pl.from_arrow(raw, rechunk=False)
     assert isinstance(df, pl.DataFrame)
     schema = df.schema
-    universe_list = sorted(set(universe))
+    symbols = pl.Enum(sorted(set(universe)))
+    code, symbol_missing = _symbol_codes(df.get_column("symbol"), symbols)
     typed = df.select(
         ts=_timestamp_ns(pl.col("ts"), schema["ts"]),
-        symbol=pl.col("symbol").cast(pl.String, strict=False).str.strip_chars(),
         trade_id=_number(pl.col("trade_id"), schema["trade_id"], pl.Int64),
         price=_number(pl.col("price"), schema["price"], pl.Float64),
         size=_number(pl.col("size"), schema["size"], pl.Float64),
         side=_side(pl.col("side"), schema["side"]),
         _row=pl.col("_row_number").cast(pl.Int64) if "_row_number" in schema else pl.int_range(n, dtype=pl.Int64),
-    )
-    typed = typed.with_columns(raw_ts_null)
+    ).with_columns(code, symbol_missing, _ts_missing(df, given_null))
     in_window = (
         pl.col("ts").is_between(window.start_ns, window.end_ns - 1) if window is not None else pl.lit(True)
     )
     rules: list[tuple[Reason, pl.Expr]] = [
-        (Reason.MISSING_TIMESTAMP, pl.col("_raw_ts_null")),
-        (Reason.INVALID_TIMESTAMP, pl.col("ts").is_null() & ~pl.col("_raw_ts_null")),
+        (Reason.MISSING_TIMESTAMP, pl.col("_ts_missing")),
+        (Reason.INVALID_TIMESTAMP, pl.col("ts").is_null() & ~pl.col("_ts_missing")),
         (Reason.OUTSIDE_WINDOW, pl.col("ts").is_not_null() & ~in_window),
-        (Reason.MISSING_SYMBOL, pl.col("symbol").is_null() | (pl.col("symbol") == "")),
-        (Reason.UNKNOWN_SYMBOL, (pl.col("symbol") != "") & ~pl.col("symbol").is_in(universe_list)),
+        (Reason.MISSING_SYMBOL, pl.col("_symbol_missing")),
+        (Reason.UNKNOWN_SYMBOL, pl.col("symbol").is_null() & ~pl.col("_symbol_missing")),
         (Reason.INVALID_TRADE_ID, pl.col("trade_id").is_null()),
         (Reason.INVALID_PRICE, pl.col("price").is_null() | ~pl.col("price").is_finite()),
         (Reason.NON_POSITIVE_PRICE, pl.col("price").is_finite() & (pl.col("price") <= 0)),
@@ -171,46 +184,95 @@ def validate_trades(
         (Reason.NON_POSITIVE_SIZE, pl.col("size").is_finite() & (pl.col("size") <= 0)),
         (Reason.INVALID_SIDE, pl.col("side").is_null() | ~pl.col("side").is_in([-1, 0, 1])),
     ]
-    flags = typed.select(
-        [expr.fill_null(False).alias(reason.value) for reason, expr in rules]
-    )
+    flags = typed.select([expr.fill_null(False).alias(reason.value) for reason, expr in rules])
     row_ok = ~pl.any_horizontal(pl.all())
     ok = flags.select(row_ok.alias("ok")).to_series()
     # Duplicates and ordering are judged among rows that are otherwise valid, in arrival order.
-    seq = typed.with_columns(ok=ok, _i=pl.int_range(n, dtype=pl.Int64))
-    dup = (
-        pl.col("ok")
-        & ~pl.struct("symbol", "trade_id", "ok").is_first_distinct()
-    )
-    seq = seq.with_columns(duplicate=dup.fill_null(False))
-    previous_max = (
-        pl.when(pl.col("ok") & ~pl.col("duplicate")).then(pl.col("ts")).otherwise(None)
-        .cum_max().forward_fill().shift(1).over("symbol")
-    )
-    seq = seq.with_columns(
-        out_of_order=(pl.col("ok") & ~pl.col("duplicate") & (pl.col("ts") < previous_max)).fill_null(False)
-    )
+    duplicate, late = _arrival_checks(typed, ok)
     flags = flags.with_columns(
-        seq.get_column("duplicate").alias(Reason.DUPLICATE_TRADE.value),
-        seq.get_column("out_of_order").alias(Reason.OUT_OF_ORDER.value),
+        pl.Series(Reason.DUPLICATE_TRADE.value, duplicate),
+        pl.Series(Reason.OUT_OF_ORDER.value, late),
     )
     good = flags.select(row_ok.alias("ok")).to_series()
     reasons = {r: int(c) for r, c in flags.sum().row(0, named=True).items() if c}
+    valid = _valid_rows(raw, typed, good)
+    quarantine = _quarantine_rows(df, typed, flags, ~good, source, ingested_at_ns)
+    assert valid.num_rows + quarantine.num_rows == n
+    return ValidationResult(valid, quarantine, n, reasons)
 
+
+def _symbol_codes(raw_symbol: pl.Series, symbols: pl.Enum) -> tuple[pl.Series, pl.Series]:
+    """Symbols as the universe's Enum (null: not in the universe) and a missing-symbol flag.
+
+    Surrounding whitespace is forgiven; stripping is done only for rows that need it (it costs more
+    than the whole lookup).
+    """
+    text = raw_symbol.cast(pl.String, strict=False)
+    code = text.cast(symbols, strict=False)
+    missing = text.is_null()
+    retry = code.is_null() & ~missing
+    if retry.any():
+        rows = retry.arg_true()
+        stripped = text.gather(rows).str.strip_chars()
+        code = code.scatter(rows, stripped.cast(symbols, strict=False))
+        missing = missing.scatter(rows, stripped == "")
+    return code.alias("symbol"), missing.alias("_symbol_missing")
+
+
+def _ts_missing(df: pl.DataFrame, given_null: pl.Series) -> pl.Series:
+    """True where the source gave no timestamp at all (as opposed to one that cannot be read).
+
+    A typed source marks an unreadable value with null and keeps its text in ``_raw``; the text
+    decides between the two reasons.
+    """
+    missing = given_null
+    if "_raw" in df.columns and missing.any():
+        rows = missing.arg_true()
+        text = df.get_column("_raw").gather(rows).str.json_path_match("$.ts").str.strip_chars()
+        missing = missing.scatter(rows, text.is_null() | (text == ""))
+    return missing.alias("_ts_missing")
+
+
+def _valid_rows(raw: pa.Table, typed: pl.DataFrame, good: pl.Series) -> pa.Table:
+    """The good rows in the TRADES schema; straight from the input when it is already typed."""
+    already_typed = all(raw.schema.field(f.name).type == f.type for f in TRADES if f.name != "symbol")
+    already_typed = already_typed and pa.types.is_string(raw.schema.field("symbol").type)
+    if already_typed and bool(good.all()):
+        return conform(raw, TRADES)
     valid_df = typed.filter(good).select(
         pl.col("ts").cast(pl.Datetime("ns", "UTC")),
-        "symbol",
+        pl.col("symbol").cast(pl.String),
         "trade_id",
         "price",
         "size",
         pl.col("side").cast(pl.Int8),
     )
-    valid = conform(valid_df.to_arrow(), TRADES)
+    return conform(valid_df.to_arrow(), TRADES)
 
-    bad_mask = ~good
-    quarantine = _quarantine_rows(df, typed, flags, bad_mask, source, ingested_at_ns)
-    assert valid.num_rows + quarantine.num_rows == n
-    return ValidationResult(valid, quarantine, n, reasons)
+
+def _arrival_checks(typed: pl.DataFrame, ok: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Duplicate (symbol, trade_id) and out-of-order flags among ok rows, in arrival order.
+
+    The first occurrence of a trade stays valid. A row is out of order when its time is before
+    the latest time of an earlier valid row of its symbol (duplicates excluded).
+    """
+    n = typed.height
+    ok_np = ok.to_numpy().astype(np.bool_, copy=False)
+    if n == 0:
+        return np.zeros(0, np.bool_), np.zeros(0, np.bool_)
+    codes = typed.get_column("symbol").to_physical().fill_null(0).to_numpy().astype(np.int64, copy=False)
+    n_codes = int(codes.max()) + 1
+    trade_id = typed.get_column("trade_id").fill_null(0).to_numpy()
+    ts = typed.get_column("ts").fill_null(0).to_numpy()
+    if ids_rise_per_symbol(codes, n_codes, trade_id, ok_np):
+        duplicate = np.zeros(n, np.bool_)
+    else:  # ids repeat or go back somewhere: find the repeats with a hash of (symbol, id)
+        ok_rows = typed.filter(pl.Series(ok_np))
+        seen_first = ok_rows.select(pl.struct("symbol", "trade_id").is_first_distinct()).to_series()
+        duplicate = np.zeros(n, np.bool_)
+        duplicate[np.flatnonzero(ok_np)] = ~seen_first.to_numpy()
+    late = out_of_order(codes, n_codes, ts, ok_np & ~duplicate)
+    return duplicate, late
 
 
 def _quarantine_rows(

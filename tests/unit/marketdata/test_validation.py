@@ -542,3 +542,27 @@ def test_validation_accounts_for_every_row_and_valid_rows_hold_the_invariants(
     rows = result.quarantine.column("row_number").to_pylist()
     assert len(set(rows)) == len(rows)
     assert all(0 <= r < raw.num_rows for r in rows)
+
+
+def test_mixed_iso_formats_in_one_batch_are_all_read() -> None:
+    stamps = ["2026-01-05T10:00:00", "2026-01-05T10:00:01Z", "2026-01-05 10:00:02.5", "2026-01-05T15:30:03+05:30"]
+    table = pa.table(
+        {"ts": stamps, "symbol": ["ACME"] * 4, "trade_id": [1, 2, 3, 4], "price": [1.0] * 4,
+         "size": [1.0] * 4, "side": [1] * 4}
+    )
+    result = validate_trades(table, ["ACME"], "test", 0)
+    assert result.quarantined_rows == 0
+    seconds = [t.timestamp() for t in result.valid.column("ts").to_pylist()]
+    assert [s - seconds[0] for s in seconds] == [0.0, 1.0, 2.5, 3.0]
+
+
+@pytest.mark.parametrize(("raw_ts", "reason"), [('"yesterday"', "invalid_timestamp"), ('""', "missing_timestamp"), ("null", "missing_timestamp")])
+def test_typed_source_null_ts_is_judged_by_its_raw_text(raw_ts: str, reason: str) -> None:
+    table = pa.table(
+        {"ts": pa.array([None], pa.timestamp("ns", tz="UTC")), "symbol": ["ACME"], "trade_id": [1],
+         "price": [1.0], "size": [1.0], "side": pa.array([1], pa.int8()), "_row_number": [7],
+         "_raw": [f'{{"ts": {raw_ts}, "symbol": "ACME"}}']}
+    )
+    result = validate_trades(table, ["ACME"], "file", 0)
+    assert result.quarantine.column("reason").to_pylist() == [reason]
+    assert result.quarantine.column("row_number").to_pylist() == [7]
