@@ -110,3 +110,13 @@ def test_cli_rejects_unknown_symbols_with_a_message(small_platform, capsys):
     code = main(["ingest", "--source", "synthetic", "--start", "2026-01-05", "--symbols", "NOPE"])
     assert code == 2
     assert "NOPE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00\x01\x02garbage\xff\xfe", b"ts,symbol\nnot,enough\n"])
+def test_cli_names_a_file_with_nothing_readable(small_platform, tmp_path, capsys, content):
+    from cli.main import main
+
+    path = tmp_path / "unreadable.csv"
+    path.write_bytes(content)
+    assert main(["ingest", "--source", "file", "--path", str(path)]) == 2
+    assert str(path) in capsys.readouterr().err

@@ -1,0 +1,34 @@
+"""`make bench`: every benchmark of the platform, each as a ratio against a baseline from the same run."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_aggregate  # noqa: E402
+import bench_ingest  # noqa: E402
+import bench_pipeline  # noqa: E402
+import bench_synthetic  # noqa: E402
+
+
+def main() -> None:
+    """Run them in turn and print their figures."""
+    started = time.perf_counter()
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}\n")
+    print("== synthetic exchange ==")
+    bench_synthetic.main()
+    print("\n== ingestion into the lake ==")
+    bench_ingest.print_result(bench_ingest.run())
+    print("\n== trades -> bars ==")
+    bench_aggregate._print(bench_aggregate.run())
+    print("\n== demo pipeline through Prefect ==")
+    bench_pipeline.print_result(bench_pipeline.run())
+    print(f"\nall benchmarks in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
