@@ -22,7 +22,7 @@ RUN_DIR := $(SHRIVEN_DATA_DIR)/run
 # Use the server that `make serve` started when it is up; otherwise flows start Prefect's local one.
 SERVER_UP = $(shell curl -fs -o /dev/null $(PREFECT_URL)/health && echo yes)
 
-.PHONY: install browser demo test test-fast bench serve stop dashboard lint clean
+.PHONY: install browser demo test test-fast bench serve stop dashboard sql lint clean
 
 install: $(STAMP)
 
@@ -78,6 +78,10 @@ stop:
 dashboard: install
 	$(BIN)/streamlit run dashboards/streamlit_app.py --server.address 127.0.0.1 --server.port 8501 \
 	  --browser.gatherUsageStats false --server.headless true
+
+# An SQL shell over the lake views (in memory: never locks data/warehouse.duckdb).
+sql: install
+	$(BIN)/shriven sql
 
 lint: install
 	$(BIN)/ruff check shriven cli flows tasks dashboards tests bench

@@ -44,8 +44,15 @@ def _parser() -> argparse.ArgumentParser:
     comp.add_argument("--dataset", action="append", default=None)
     comp.add_argument("--date", dest="dates", action="append")
 
-    sql = sub.add_parser("sql", help="run a query against the lake views (in memory, never locks the warehouse)")
-    sql.add_argument("query")
+    sql = sub.add_parser(
+        "sql", help="query the lake views: one query, a file, or an interactive shell (no argument)"
+    )
+    sql.add_argument("query", nargs="?", help="SQL to run; omit for an interactive shell")
+    sql.add_argument("-f", "--file", help="run the statements of a .sql file")
+    sql.add_argument(
+        "--warehouse", action="store_true",
+        help="open data/warehouse.duckdb (keeps your own tables; holds its lock) instead of in-memory views",
+    )
 
     sub.add_parser("demo", help="one synthetic day through the whole pipeline, then a tour")
     sub.add_parser("config", help="print the effective settings")
@@ -99,9 +106,7 @@ def _run(args: argparse.Namespace) -> int:
         for name in args.dataset or ["trades", "book", "ohlcv"]:
             print(f"{name}: {len(lake.compact(name, args.dates))} partitions compacted")
     elif args.command == "sql":
-        from shriven.lake.warehouse import memory_connection
-
-        print(memory_connection(settings.lake_root).sql(args.query))
+        return _sql(settings, args)
     elif args.command == "config":
         import msgspec
 
@@ -109,6 +114,61 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "demo":
         return _demo(settings)
     return 0
+
+
+def _sql(settings: object, args: argparse.Namespace) -> int:
+    """DuckDB over the lake views: the platform's SQL shell (DuckDB's own CLI on PyPI is 1.5 and
+    cannot open a DuckDB 2 file)."""
+    import duckdb
+
+    from shriven.lake.warehouse import memory_connection
+
+    if args.warehouse:
+        con = duckdb.connect(settings.warehouse_path)  # type: ignore[attr-defined]
+        con.execute("SET TimeZone = 'UTC'")
+    else:
+        con = memory_connection(settings.lake_root)  # type: ignore[attr-defined]
+    if args.query or args.file:
+        text = args.query if args.query else open(args.file).read()  # noqa: SIM115
+        return 0 if _run_statements(con, text) else 1
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("ShrivenQuant SQL over the lake views (end statements with ';', .tables lists views, Ctrl-D quits)")
+    ok = True
+    buffer = ""
+    while True:
+        try:
+            line = input("sql> " if not buffer else "...> ") if interactive else sys.stdin.readline()
+        except EOFError:
+            break
+        if not interactive and line == "":
+            break
+        if not buffer and line.strip() == ".tables":
+            print(con.sql("SELECT table_name FROM information_schema.tables ORDER BY 1"))
+            continue
+        buffer += line + ("\n" if interactive else "")
+        if buffer.rstrip().endswith(";"):
+            ok = _run_statements(con, buffer) and ok
+            buffer = ""
+    if buffer.strip():
+        ok = _run_statements(con, buffer) and ok
+    return 0 if ok else 1
+
+
+def _run_statements(con: object, text: str) -> bool:
+    """Run each statement, printing results; an error is printed and the next statement still runs."""
+    import duckdb
+
+    ok = True
+    for statement in con.extract_statements(text):  # type: ignore[attr-defined]
+        try:
+            result = con.sql(statement.query)  # type: ignore[attr-defined]
+            if result is not None:
+                print(result)
+        except duckdb.Error as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            ok = False
+    return ok
 
 
 def _demo(settings: object) -> int:
@@ -130,14 +190,15 @@ def _demo(settings: object) -> int:
         f"\npipeline wall time {wall:.1f}s: core work (generate, validate, write, aggregate, warehouse) "
         f"{core:.1f}s, Prefect overhead (server, flow and task runs) {wall - core:.1f}s"
     )
-    print("\nexample query (duckdb data/warehouse.duckdb):\n")
+    print("\nexample query (.venv/bin/shriven sql, or Python: duckdb.connect('data/warehouse.duckdb')):\n")
     print(EXAMPLE_QUERY + ";\n")
     print(con.sql(EXAMPLE_QUERY))
     print(
         "next:\n"
         "  make serve       # Prefect UI on http://127.0.0.1:4200 with every deployment and its schedule\n"
         "  make dashboard   # Streamlit dashboards on http://127.0.0.1:8501\n"
-        f"  duckdb {settings.warehouse_path}   # ad-hoc SQL over the views\n"  # type: ignore[attr-defined]
+        "  make sql         # an SQL shell over the lake views (DuckDB)\n"
+        f"  warehouse file:  {settings.warehouse_path}\n"  # type: ignore[attr-defined]
     )
     return 0
 
