@@ -73,3 +73,11 @@ def candlestick_figure(bars: pl.DataFrame, title: str = "") -> go.Figure:
     figure.update_yaxes(title_text="volume", row=2, col=1)
     figure.update_xaxes(title_text="time (UTC)", row=2, col=1)
     return figure
+
+
+def compact_number(value: float) -> str:
+    """A large number short enough for a metric tile: 11.9M, 830.2K."""
+    for divisor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= divisor:
+            return f"{value / divisor:,.1f}{suffix}"
+    return f"{value:,.0f}"

@@ -91,7 +91,7 @@ def market_view(symbol: str, interval: str, day: date) -> None:
             delta=f"{metrics.change:+,.2f}",
             help=f"Against the {metrics.reference_name}, {metrics.reference:,.2f}.",
         )
-        volume.metric("Volume", f"{metrics.volume:,.0f}")
+        volume.metric("Volume", charts.compact_number(metrics.volume), help=f"{metrics.volume:,.0f} shares")
         trades.metric("Trades", f"{metrics.trades:,}")
         realized_vol.metric(
             "Realised vol",
@@ -127,4 +127,6 @@ def market_view(symbol: str, interval: str, day: date) -> None:
         st.caption(f"Refreshed at {datetime.now(UTC):%H:%M:%S} UTC; next in {REFRESH_SECONDS} s.")
 
 
+
 market_view(symbol, interval, day)
+

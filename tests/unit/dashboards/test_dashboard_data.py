@@ -139,3 +139,12 @@ def test_a_new_reader_sees_datasets_that_got_their_first_files(tmp_path: Path) -
 
     assert data.symbols_with_bars(before) == []  # views made over an empty lake stay empty
     assert data.symbols_with_bars(data.LakeReader(root)) == ["ACME", "BOLT"]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"), [(11_887_656, "11.9M"), (252_150, "252.2K"), (999, "999"), (2.5e9, "2.5B")]
+)
+def test_compact_number_fits_a_metric_tile(value, text):
+    from dashboards.charts import compact_number
+
+    assert compact_number(value) == text

@@ -11,6 +11,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from dashboards.charts import compact_number
 from shriven.lake.writer import Lake
 from shriven.testing.demo_lake import write_demo_lake
 
@@ -93,7 +94,7 @@ def test_metrics_match_the_days_trades(app: AppTest, demo_data_dir: Path) -> Non
     trades = _day_trades(demo_data_dir, "ACME", LAST_DAY)
     metrics = _metrics(app)
     assert metrics["Last"] == f"{trades.column('price')[-1].as_py():,.2f}"
-    assert metrics["Volume"] == f"{pc.sum(trades.column('size')).as_py():,.0f}"
+    assert metrics["Volume"] == compact_number(pc.sum(trades.column("size")).as_py())
     assert metrics["Trades"] == f"{trades.num_rows:,}"
 
 
