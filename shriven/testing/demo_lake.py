@@ -1,9 +1,6 @@
 """A small, realistic demo lake for tests and screenshots: random-walk trades and their bars.
 
-This is a **test fixture, not the production aggregation**. Bars are computed here with a plain
-numpy group-by (one bar per non-empty bucket of each interval, following the column definitions
-of :data:`shriven.schemas.BARS`) so that dashboard and view tests do not depend on
-``shriven.aggregation``. A later pass may switch this module to the production aggregation.
+Bars come from the production aggregation, so dashboard tests see what the pipeline writes.
 """
 
 from __future__ import annotations
@@ -14,10 +11,10 @@ from datetime import date, timedelta
 import numpy as np
 import pyarrow as pa
 
-from shriven.config import INTERVALS_NS
+from shriven.aggregation.bars import aggregate_trades
 from shriven.lake.layout import Window, day_start_ns
 from shriven.lake.writer import Lake
-from shriven.schemas import BAR_INTERVALS, BARS, SIDE_BUY, SIDE_SELL, TRADES
+from shriven.schemas import BAR_INTERVALS, SIDE_BUY, SIDE_SELL, TRADES
 
 #: Session open of every demo day, seconds after midnight UTC (as the synthetic exchange: 13:30).
 SESSION_OPEN_S = 13 * 3600 + 30 * 60
@@ -68,60 +65,9 @@ def write_demo_lake(
         trades = pa.concat_tables(tables)
         window = Window.days(session_day)
         lake.write_window("trades", trades, window)
-        for interval in BAR_INTERVALS:
-            lake.write_window(f"bars_{interval}", demo_bars(trades, interval), window)
-
-
-def demo_bars(trades: pa.Table, interval: str) -> pa.Table:
-    """Bars of ``interval`` from trades (TRADES schema), by a numpy group-by; fixture use only.
-
-    A bar's ``ts`` is the left edge of its bucket; buckets without trades have no bar; the
-    realised volatility sums squared log returns between consecutive trades inside the bar.
-    """
-    width = INTERVALS_NS[interval]
-    parts = []
-    symbols = trades.column("symbol").to_numpy(zero_copy_only=False)
-    for symbol in sorted(set(symbols.tolist())):
-        rows = trades.filter(pa.array(symbols == symbol)).sort_by(
-            [("ts", "ascending"), ("trade_id", "ascending")]
-        )
-        parts.append(_symbol_bars(rows, symbol, width))
-    if not parts:
-        return BARS.empty_table()
-    return pa.concat_tables(parts)
-
-
-def _symbol_bars(trades: pa.Table, symbol: str, width: int) -> pa.Table:
-    ts = trades.column("ts").combine_chunks().cast(pa.int64()).to_numpy()
-    price = trades.column("price").to_numpy()
-    size = trades.column("size").to_numpy()
-    side = trades.column("side").to_numpy()
-    bucket = ts // width
-    starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
-    ends = np.r_[starts[1:], len(ts)]
-    volume = np.add.reduceat(size, starts)
-    notional = np.add.reduceat(price * size, starts)
-    buy = np.add.reduceat(np.where(side == SIDE_BUY, size, 0.0), starts)
-    sell = np.add.reduceat(np.where(side == SIDE_SELL, size, 0.0), starts)
-    squared_returns = np.r_[0.0, np.diff(np.log(price)) ** 2]
-    squared_returns[starts] = 0.0  # a bar's first trade has no return inside the bar
-    columns = {
-        "ts": pa.array(bucket[starts] * width, pa.int64()).cast(BARS.field("ts").type),
-        "symbol": pa.array([symbol] * len(starts), pa.string()),
-        "open": price[starts],
-        "high": np.maximum.reduceat(price, starts),
-        "low": np.minimum.reduceat(price, starts),
-        "close": price[ends - 1],
-        "volume": volume,
-        "notional": notional,
-        "vwap": notional / volume,
-        "trades": (ends - starts).astype(np.int64),
-        "buy_volume": buy,
-        "sell_volume": sell,
-        "realized_vol": np.sqrt(np.add.reduceat(squared_returns, starts)),
-        "ofi": (buy - sell) / volume,
-    }
-    return pa.table(columns).cast(BARS)
+        for symbol, table in zip(symbols, tables, strict=True):
+            for interval, bars in aggregate_trades(table, BAR_INTERVALS).items():
+                lake.write_window(f"bars_{interval}", bars, window, symbols=[symbol])
 
 
 def _session_trades(
