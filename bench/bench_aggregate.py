@@ -24,7 +24,6 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from timing import best_of
 
 from shriven.aggregation import bars  # noqa: E402
 from shriven.config import INTERVALS_NS  # noqa: E402
@@ -175,17 +176,6 @@ def polars_1m(glob_pattern: str) -> object:
         )
         .collect()
     )
-
-
-def best_of(fn: Callable[[], object], repeat: int) -> float:
-    """Best wall time of ``repeat`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def split_read_kernel(partitions: list[list[str]], intervals: tuple[str, ...]) -> dict[str, float]:

@@ -15,12 +15,12 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import date, timedelta
 
 import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
+from timing import best_of
 
 from shriven.config import load_settings
 from shriven.lake.layout import Window
@@ -30,15 +30,6 @@ from shriven.marketdata.synthetic import SyntheticExchange
 from shriven.marketdata.validation import validate_trades
 
 FIRST_DAY = date(2026, 1, 5)
-
-
-def _best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def run(days: int = 5, repeat: int = 3) -> dict:
@@ -75,9 +66,9 @@ def run(days: int = 5, repeat: int = 3) -> dict:
                 )
 
         seconds = {
-            "ours_validate_partition_write": _best(ours, repeat),
-            "baseline_plain_write_table": _best(plain_file, repeat),
-            "baseline_write_dataset": _best(write_dataset, repeat),
+            "ours_validate_partition_write": best_of(ours, repeat),
+            "baseline_plain_write_table": best_of(plain_file, repeat),
+            "baseline_write_dataset": best_of(write_dataset, repeat),
         }
 
         def end_to_end() -> None:
@@ -85,7 +76,7 @@ def run(days: int = 5, repeat: int = 3) -> dict:
             for w in windows:
                 ingest_window(fresh, lake, w, settings.universe, settings.universe)
 
-        seconds["end_to_end_generate_and_ingest"] = _best(end_to_end, 1)
+        seconds["end_to_end_generate_and_ingest"] = best_of(end_to_end, 1, warmup=False)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rates = {k: rows / v for k, v in seconds.items()}

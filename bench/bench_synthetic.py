@@ -7,24 +7,15 @@ best of 3; each repeat uses a fresh exchange so nothing comes from its day cache
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 import numpy as np
+from timing import best_of
 
 from shriven.config import load_settings
 from shriven.marketdata.synthetic import SyntheticExchange, session_window
 
 DAY = 20_000  # 2024-10-04, days since 1970-01-01
 REPEATS = 3
-
-
-def _best(fn: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -38,10 +29,10 @@ def main() -> None:
     batch = SyntheticExchange(settings).fetch(open_ns, close_ns, settings.universe)
     warm = time.perf_counter() - warm
     trades, book = batch.trades.num_rows, batch.book.num_rows
-    synthetic_s = _best(one_day)
+    synthetic_s = best_of(one_day, REPEATS, warmup=False)
 
     rng = np.random.default_rng(0)
-    numpy_s = _best(lambda: rng.standard_normal(trades + book))
+    numpy_s = best_of(lambda: rng.standard_normal(trades + book), REPEATS)
 
     print(
         f"universe: {len(settings.symbols)} symbols, one {((close_ns - open_ns) / 3.6e12):.1f} h session"
