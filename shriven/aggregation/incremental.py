@@ -90,15 +90,22 @@ class BarAggregator:
         self, dates: Sequence[str] | None = None, full: bool = False
     ) -> list[tuple[str, list[list[object]]]]:
         """Trade partitions whose files changed since their bars were built."""
-        state = {} if full else self._load_state()
-        seen = state.get("partitions", {}) if isinstance(state, dict) else {}
+        known = {} if full else self._load_state().get("partitions", {})
+        return self._changed(self.lake.partition_dirs("trades", dates), known)
+
+    def _changed(
+        self, dirs: Sequence[str], known: dict[str, object]
+    ) -> list[tuple[str, list[list[object]]]]:
         out = []
-        for pdir in self.lake.partition_dirs("trades", dates):
+        for pdir in dirs:
             fp = self._fingerprint(pdir)
-            rel = pdir[len(self.lake.root) :]
-            if seen.get(rel) != fp:
+            if known.get(self._relative(pdir)) != fp:
                 out.append((pdir, fp))
         return out
+
+    def _relative(self, pdir: str) -> str:
+        """A partition's key in the state file: its path below the lake root."""
+        return pdir[len(self.lake.root) :]
 
     def run(
         self,
@@ -109,10 +116,10 @@ class BarAggregator:
     ) -> AggregateResult:
         """Aggregate every changed partition; ``full`` ignores the state and rebuilds everything."""
         t0 = time.perf_counter()
-        state = {} if full else self._load_state()
-        known = dict(state.get("partitions", {})) if state else {}
-        todo = self.pending(dates, full)
-        total_seen = len(self.lake.partition_dirs("trades", dates))
+        known = {} if full else dict(self._load_state().get("partitions", {}))
+        dirs = self.lake.partition_dirs("trades", dates)
+        todo = self._changed(dirs, known)
+        total_seen = len(dirs)
         bars_written = {i: 0 for i in self.intervals}
         trades_read = 0
         for start in range(0, len(todo), batch_size):
@@ -127,7 +134,7 @@ class BarAggregator:
                     bars_written[interval] += table.num_rows
                 first = bars[self.intervals[0]]
                 trades_read += int(first.column("trades").to_numpy().sum()) if first.num_rows else 0
-                known[pdir[len(self.lake.root) :]] = fp
+                known[self._relative(pdir)] = fp
             self._save_state({"intervals": list(self.intervals), "partitions": known})
             if progress is not None:
                 progress(min(start + batch_size, len(todo)), len(todo))
