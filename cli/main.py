@@ -7,6 +7,10 @@ import json
 import sys
 import time
 from datetime import date
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shriven.config import Settings
 
 DEMO_DAY = date(2026, 1, 5)
 
@@ -116,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sql(settings: object, args: argparse.Namespace) -> int:
+def _sql(settings: Settings, args: argparse.Namespace) -> int:
     """DuckDB over the lake views: the platform's SQL shell (DuckDB's own CLI on PyPI is 1.5 and
     cannot open a DuckDB 2 file)."""
     import duckdb
@@ -124,10 +128,10 @@ def _sql(settings: object, args: argparse.Namespace) -> int:
     from shriven.lake.warehouse import memory_connection
 
     if args.warehouse:
-        con = duckdb.connect(settings.warehouse_path)  # type: ignore[attr-defined]
+        con = duckdb.connect(settings.warehouse_path)
         con.execute("SET TimeZone = 'UTC'")
     else:
-        con = memory_connection(settings.lake_root)  # type: ignore[attr-defined]
+        con = memory_connection(settings.lake_root)
     if args.query or args.file:
         text = args.query if args.query else open(args.file).read()  # noqa: SIM115
         return 0 if _run_statements(con, text) else 1
@@ -160,9 +164,9 @@ def _run_statements(con: object, text: str) -> bool:
     import duckdb
 
     ok = True
-    for statement in con.extract_statements(text):  # type: ignore[attr-defined]
+    for statement in con.extract_statements(text):
         try:
-            result = con.sql(statement.query)  # type: ignore[attr-defined]
+            result = con.sql(statement.query)
             if result is not None:
                 print(result)
         except duckdb.Error as exc:
@@ -171,7 +175,7 @@ def _run_statements(con: object, text: str) -> bool:
     return ok
 
 
-def _demo(settings: object) -> int:
+def _demo(settings: Settings) -> int:
     """Run one synthetic day through Prefect and show what it made and where to look."""
     from flows.daily_pipeline import daily_pipeline
     from shriven.lake.warehouse import memory_connection
@@ -180,7 +184,7 @@ def _demo(settings: object) -> int:
     summary = daily_pipeline(day=DEMO_DAY, days=1, source="synthetic")
     wall = time.perf_counter() - started
     core = float(summary["core_seconds"])
-    con = memory_connection(settings.lake_root)  # type: ignore[attr-defined]
+    con = memory_connection(settings.lake_root)
     print("\n== ShrivenQuant demo: one synthetic day (2026-01-05, 20 symbols) through Prefect ==\n")
     print("rows per view:")
     for view in ("trades", "book", "quarantine", "bars_1s", "bars_1m", "bars_5m", "bars_1h", "bars_1d"):
@@ -198,7 +202,7 @@ def _demo(settings: object) -> int:
         "  make serve       # Prefect UI on http://127.0.0.1:4200 with every deployment and its schedule\n"
         "  make dashboard   # Streamlit dashboards on http://127.0.0.1:8501\n"
         "  make sql         # an SQL shell over the lake views (DuckDB)\n"
-        f"  warehouse file:  {settings.warehouse_path}\n"  # type: ignore[attr-defined]
+        f"  warehouse file:  {settings.warehouse_path}\n"
     )
     return 0
 
