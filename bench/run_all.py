@@ -11,6 +11,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_aggregate  # noqa: E402
 import bench_ingest  # noqa: E402
+import bench_matching  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_synthetic  # noqa: E402
 
@@ -25,6 +26,8 @@ def main() -> None:
     bench_ingest.print_result(bench_ingest.run())
     print("\n== trades -> bars ==")
     bench_aggregate._print(bench_aggregate.run())
+    print("\n== matching engine ==")
+    bench_matching.print_result(bench_matching.run())
     print("\n== demo pipeline through Prefect ==")
     bench_pipeline.print_result(bench_pipeline.run())
     print(f"\nall benchmarks in {time.perf_counter() - started:.0f} s")

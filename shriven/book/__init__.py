@@ -1,0 +1,1 @@
+"""Order books: L2 book reconstruction and the L3 matching engine."""
