@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_aggregate  # noqa: E402
+import bench_book  # noqa: E402
 import bench_ingest  # noqa: E402
 import bench_matching  # noqa: E402
 import bench_pipeline  # noqa: E402
@@ -26,6 +27,8 @@ def main() -> None:
     bench_ingest.print_result(bench_ingest.run())
     print("\n== trades -> bars ==")
     bench_aggregate._print(bench_aggregate.run())
+    print("\n== L2 book ==")
+    bench_book.print_result(bench_book.run())
     print("\n== matching engine ==")
     bench_matching.print_result(bench_matching.run())
     print("\n== demo pipeline through Prefect ==")

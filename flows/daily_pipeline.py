@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 
 from flows.aggregate_bars import aggregate_bars
 from flows.ingest_market_data import ingest_market_data
+from tasks.book import book_snapshots_task
 from tasks.lake import compact_task, refresh_warehouse_task
 
 
@@ -20,19 +21,20 @@ def daily_pipeline(
     source: str = "synthetic",
     symbols: list[str] | None = None,
 ) -> dict[str, object]:
-    """Ingest whole days (yesterday by default), aggregate bars, compact, refresh the warehouse."""
+    """Ingest whole days (yesterday by default), bars, book snapshots, compaction, the warehouse."""
     logger = get_run_logger()
     started = time.perf_counter()
     first = day or (datetime.now(UTC).date() - timedelta(days=1))
     dates = [(first + timedelta(days=i)).isoformat() for i in range(days)]
     ingest = ingest_market_data(source=source, start=first, days=days, symbols=symbols)
     bars = aggregate_bars(dates=dates)
+    snapshots = book_snapshots_task(dates)
     compacted = compact_task(["trades", "book", "ohlcv"], dates)
     warehouse = refresh_warehouse_task()
     wall = time.perf_counter() - started
-    core = sum(float(step["seconds"]) for step in (ingest, bars, compacted, warehouse))
-    summary = {"dates": dates, "ingest": ingest, "bars": bars, "compacted": compacted,
-               "warehouse": warehouse, "wall_seconds": wall, "core_seconds": core}
+    core = sum(float(step["seconds"]) for step in (ingest, bars, snapshots, compacted, warehouse))
+    summary = {"dates": dates, "ingest": ingest, "bars": bars, "book_snapshots": snapshots,
+               "compacted": compacted, "warehouse": warehouse, "wall_seconds": wall, "core_seconds": core}
     create_markdown_artifact(
         key="daily-pipeline",
         markdown=(
@@ -42,6 +44,7 @@ def daily_pipeline(
             f"| book events | {ingest['book_rows']:,} |\n"
             f"| partitions aggregated | {bars['partitions_aggregated']} of {bars['partitions_seen']} |\n"
             f"| bars written | {bars['bars_written']} |\n"
+            f"| book snapshots (1 s, top 10) / issues | {snapshots['snapshots']:,} / {snapshots['issues'] or 'none'} |\n"
             f"| warehouse | {warehouse['path']} ({len(warehouse['views'])} views) |\n"
             f"| wall time | {wall:.1f}s, of which core work {core:.1f}s |\n"
         ),

@@ -122,6 +122,100 @@ QUARANTINE = pa.schema(
 )
 
 
+#: Levels per side of the ``book_snapshots`` dataset (the synthetic exchange publishes 10).
+BOOK_DEPTH_LEVELS = 10
+
+
+def book_depth_schema(depth: int) -> pa.Schema:
+    """Schema of top-``depth`` book samples: one row per symbol per sample time.
+
+    Missing levels (a side thinner than ``depth``) are null, as are mid, microprice and spread
+    while a side is empty.
+    """
+    if depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    fields = [
+        _field(
+            "ts",
+            TIMESTAMP,
+            "ns UTC",
+            "sample time (grid time, or the time of the message sampled)",
+        ),
+        _field("symbol", pa.string(), "", "instrument symbol"),
+        _field("seq", pa.int64(), "", "seq of the last message applied"),
+    ]
+    for prefix, unit, what in (
+        ("bid_px", "quote currency", "price of bid level"),
+        ("bid_sz", "base units", "size of bid level"),
+        ("ask_px", "quote currency", "price of ask level"),
+        ("ask_sz", "base units", "size of ask level"),
+    ):
+        fields += [
+            _field(
+                f"{prefix}_{j}", pa.float64(), unit, f"{what} {j} (0 = best); null if none", True
+            )
+            for j in range(depth)
+        ]
+    fields += [
+        _field("mid", pa.float64(), "quote currency", "(best bid + best ask) / 2", True),
+        _field(
+            "microprice",
+            pa.float64(),
+            "quote currency",
+            "(bid * ask_size + ask * bid_size) / (bid_size + ask_size) at the touch",
+            True,
+        ),
+        _field("spread", pa.float64(), "quote currency", "best ask - best bid", True),
+        _field(
+            "imbalance",
+            pa.float64(),
+            "ratio",
+            "top-of-book (bid_size - ask_size) / (bid_size + ask_size), in [-1, 1]",
+            True,
+        ),
+        _field(
+            "depth_imbalance",
+            pa.float64(),
+            "ratio",
+            f"the same over the {depth} levels per side",
+            True,
+        ),
+        _field(
+            "stale",
+            pa.bool_(),
+            "",
+            "true after a seq gap until the next snapshot, or before the first",
+        ),
+    ]
+    return pa.schema(fields, metadata={"dataset": "book_snapshots", "sort": "symbol,ts"})
+
+
+#: Schema of the ``book_snapshots`` dataset at the default depth (see :func:`book_depth_schema`).
+BOOK_DEPTH = book_depth_schema(BOOK_DEPTH_LEVELS)
+
+#: Problems found while replaying a book; ``kind`` is one of the ``ISSUE_*`` constants.
+BOOK_ISSUES = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "time of the message with the problem"),
+        _field("symbol", pa.string(), "", "instrument symbol"),
+        _field("seq", pa.int64(), "", "seq of the message with the problem"),
+        _field(
+            "kind",
+            pa.int8(),
+            "enum",
+            "1 seq gap, 2 seq regression, 3 crossed, 4 no snapshot, 5 invalid row",
+        ),
+        _field(
+            "detail",
+            pa.int64(),
+            "",
+            "gap: missing seqs; regression: seqs back; crossed: bid - ask in ticks; invalid row: its side",
+        ),
+    ],
+    metadata={"dataset": "book_issues", "sort": "symbol,seq"},
+)
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A lake dataset: its schema and the hive partition keys under ``lake/<name>/``."""
@@ -138,6 +232,8 @@ DATASETS: dict[str, Dataset] = {
     "book": Dataset("book", BOOK),
     "ohlcv": Dataset("ohlcv", OHLCV),
     "quarantine": Dataset("quarantine", QUARANTINE, ("date", "origin")),
+    "book_snapshots": Dataset("book_snapshots", BOOK_DEPTH),
+    "book_issues": Dataset("book_issues", BOOK_ISSUES),
     **{f"bars_{i}": Dataset(f"bars_{i}", BARS) for i in BAR_INTERVALS},
 }
 

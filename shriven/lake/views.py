@@ -70,6 +70,8 @@ _DESCRIPTIONS = {
     "book": "L2 book events: snapshots (is_snapshot, all rows of one seq) and deltas (size = new level size)",
     "ohlcv": "vendor bars as published by a ccxt exchange",
     "quarantine": "rows rejected by validation, with the reason and the raw row as JSON",
+    "book_snapshots": "top-10 book sampled every second: prices, sizes, mid, microprice, spread, imbalance",
+    "book_issues": "problems found replaying the book: sequence gaps and regressions, crossed books, bad rows",
 }
 
 

@@ -36,6 +36,8 @@ def test_daily_pipeline_fills_lake_bars_and_warehouse(small_platform):
             assert bar_trades == trades.num_rows, interval
         assert con.sql("SELECT count(*) FROM book").fetchall()[0][0] == ingest["book_rows"] > 0
         assert con.sql("SELECT count(*) FROM quarantine").fetchall()[0][0] == ingest["quarantined_rows"]
+        snapshots = con.sql("SELECT count(DISTINCT symbol), count(*) FROM book_snapshots").fetchall()[0]
+        assert snapshots == (3, summary["book_snapshots"]["snapshots"])
     finally:
         con.close()
     assert summary["core_seconds"] < summary["wall_seconds"]

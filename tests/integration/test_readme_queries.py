@@ -11,9 +11,11 @@ import duckdb
 import msgspec
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from shriven.aggregation.incremental import BarAggregator
+from shriven.book.snapshots import write_book_snapshots
 from shriven.config import Settings
 from shriven.lake.layout import Window
 from shriven.lake.warehouse import build_warehouse
@@ -54,6 +56,12 @@ def warehouse(tmp_path_factory):
     rejected = validate_trades(bad, settings.universe, "test", window.start_ns, window).quarantine
     lake.write_window("quarantine", rejected, window, partition={"origin": "test"})
     BarAggregator(lake, settings.state_dir, settings.aggregation.intervals).run()
+    # lose a few of CRUX's book messages, as a feed does, so book_issues has something to show
+    crux = lake.read("book", [DAY.isoformat()]).filter(pc.equal(pc.field("symbol"), "CRUX"))
+    seq = crux.column("seq").to_numpy()
+    lost = (seq > seq[len(seq) // 2]) & (seq <= seq[len(seq) // 2] + 3) & ~crux.column("is_snapshot").to_numpy()
+    lake.write_window("book", crux.filter(pa.array(~lost)), window, symbols=["CRUX"])
+    write_book_snapshots(lake, [DAY.isoformat()], {s.symbol: s.tick_size for s in settings.symbols})
     build_warehouse(settings.warehouse_path, settings.lake_root)
     return settings.warehouse_path
 
