@@ -187,9 +187,10 @@ def _demo(settings: Settings) -> int:
     con = memory_connection(settings.lake_root)
     print("\n== ShrivenQuant demo: one synthetic day (2026-01-05, 20 symbols) through Prefect ==\n")
     print("rows per view:")
-    for view in ("trades", "book", "quarantine", "bars_1s", "bars_1m", "bars_5m", "bars_1h", "bars_1d"):
+    for view in ("trades", "book", "book_snapshots", "book_issues", "quarantine", "bars_1s", "bars_1m", "bars_5m",
+                 "bars_1h", "bars_1d"):
         n = con.sql(f"SELECT count(*) FROM {view}").fetchall()[0][0]
-        print(f"  {view:<11} {n:>12,}")
+        print(f"  {view:<14} {n:>12,}")
     print(
         f"\npipeline wall time {wall:.1f}s: core work (generate, validate, write, aggregate, warehouse) "
         f"{core:.1f}s, Prefect overhead (server, flow and task runs) {wall - core:.1f}s"
