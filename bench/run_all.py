@@ -14,6 +14,7 @@ import bench_book  # noqa: E402
 import bench_ingest  # noqa: E402
 import bench_matching  # noqa: E402
 import bench_pipeline  # noqa: E402
+import bench_pricing  # noqa: E402
 import bench_synthetic  # noqa: E402
 
 
@@ -27,6 +28,8 @@ def main() -> None:
     bench_ingest.print_result(bench_ingest.run())
     print("\n== trades -> bars ==")
     bench_aggregate._print(bench_aggregate.run())
+    print("\n== options pricing ==")
+    bench_pricing.print_result(bench_pricing.run())
     print("\n== L2 book ==")
     bench_book.print_result(bench_book.run())
     print("\n== matching engine ==")

@@ -1,0 +1,285 @@
+"""European options: Black-Scholes-Merton (spot, continuous dividend yield q) and Black-76 (forward).
+
+Conventions (all inputs in decimal units, time in years, continuous compounding):
+
+=========  ===============================================================================
+price      option value in the currency of spot / strike
+delta      dV/dS (BSM) or dV/dF (Black-76)
+gamma      d2V/dS2 (BSM) or d2V/dF2 (Black-76)
+vega       dV/dsigma per 1.00 of volatility (divide by 100 for "per vol point")
+theta      -dV/dT per year: the change of value as calendar time passes, everything else
+           fixed (divide by 365 for a per-day figure); for Black-76 the forward is held fixed
+rho        dV/dr per 1.00 of rate (divide by 100 for "per 1%"); BSM holds spot and q fixed,
+           Black-76 holds the forward fixed, so its rho is -T * price
+vanna      d2V/dS dsigma (BSM) or d2V/dF dsigma (Black-76), per 1.00 of volatility
+volga      d2V/dsigma2 per 1.00 of volatility squared (also called vomma)
+=========  ===============================================================================
+
+With ``F = S exp((r - q) T)`` both models give the same price, and Black-76 greeks in F are
+the BSM greeks in S rescaled by dS/dF.
+
+When ``sigma * sqrt(T) == 0`` the outputs are the deterministic limits: the discounted
+intrinsic value of the forward, delta a step (one half exactly at the strike), gamma, vega,
+vanna and volga 0.
+
+The vectorised functions (``black_scholes``, ``black76``, and the ``*_prices`` variants)
+broadcast their inputs like numpy, never raise on a bad element and return NaN plus a
+``Reason`` code for it: ``reason == OK`` exactly where every output is finite (valid inputs so
+extreme that an output overflows, e.g. rate * expiry = 1e300, give ``OUT_OF_RANGE``). The scalar functions (``bsm_price``, ``bsm_greeks``, ``black76_price``,
+``black76_greeks``) raise ``ValueError`` naming the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from shriven.pricing import _kernels as _k
+from shriven.pricing._inputs import broadcast_inputs
+from shriven.pricing.reasons import raise_for
+
+__all__ = [
+    "Greeks",
+    "OptionResult",
+    "PriceResult",
+    "black76",
+    "black76_greeks",
+    "black76_price",
+    "black76_prices",
+    "black_scholes",
+    "black_scholes_prices",
+    "bsm_greeks",
+    "bsm_price",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class OptionResult:
+    """Prices and greeks of an array of options (units in the module docstring).
+
+    Every array has the broadcast shape of the inputs; ``reason`` holds ``Reason`` codes (int8)
+    and the float arrays are NaN where ``reason != Reason.OK``.
+    """
+
+    price: np.ndarray
+    delta: np.ndarray
+    gamma: np.ndarray
+    vega: np.ndarray
+    theta: np.ndarray
+    rho: np.ndarray
+    vanna: np.ndarray
+    volga: np.ndarray
+    reason: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class PriceResult:
+    """Prices of an array of options, NaN where ``reason != Reason.OK``."""
+
+    price: np.ndarray
+    reason: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class Greeks:
+    """Price and greeks of one option (units in the module docstring)."""
+
+    price: float
+    delta: float
+    gamma: float
+    vega: float
+    theta: float
+    rho: float
+    vanna: float
+    volga: float
+
+
+def _greeks(
+    underlying: ArrayLike,
+    strike: ArrayLike,
+    expiry: ArrayLike,
+    rate: ArrayLike,
+    carry: ArrayLike,
+    volatility: ArrayLike,
+    is_call: ArrayLike,
+    forward_model: bool,
+) -> OptionResult:
+    shape, (u, k, t, r, q, v), c = broadcast_inputs(
+        (underlying, strike, expiry, rate, carry, volatility), is_call
+    )
+    n = u.shape[0]
+    out = np.empty((_k.N_GREEKS, n))
+    reason = np.empty(n, dtype=np.int8)
+    _k.bs_greeks_kernel(u, k, t, r, q, v, c, forward_model, out, reason)
+    return OptionResult(
+        price=out[_k.G_PRICE].reshape(shape),
+        delta=out[_k.G_DELTA].reshape(shape),
+        gamma=out[_k.G_GAMMA].reshape(shape),
+        vega=out[_k.G_VEGA].reshape(shape),
+        theta=out[_k.G_THETA].reshape(shape),
+        rho=out[_k.G_RHO].reshape(shape),
+        vanna=out[_k.G_VANNA].reshape(shape),
+        volga=out[_k.G_VOLGA].reshape(shape),
+        reason=reason.reshape(shape),
+    )
+
+
+def _prices(
+    underlying: ArrayLike,
+    strike: ArrayLike,
+    expiry: ArrayLike,
+    rate: ArrayLike,
+    carry: ArrayLike,
+    volatility: ArrayLike,
+    is_call: ArrayLike,
+    forward_model: bool,
+) -> PriceResult:
+    shape, (u, k, t, r, q, v), c = broadcast_inputs(
+        (underlying, strike, expiry, rate, carry, volatility), is_call
+    )
+    n = u.shape[0]
+    out = np.empty(n)
+    reason = np.empty(n, dtype=np.int8)
+    _k.bs_price_kernel(u, k, t, r, q, v, c, forward_model, out, reason)
+    return PriceResult(price=out.reshape(shape), reason=reason.reshape(shape))
+
+
+def black_scholes(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    expiry: ArrayLike,
+    rate: ArrayLike,
+    dividend_yield: ArrayLike,
+    volatility: ArrayLike,
+    is_call: ArrayLike,
+) -> OptionResult:
+    """Black-Scholes-Merton prices and greeks, vectorised with numpy broadcasting.
+
+    Parameters
+    ----------
+    spot, strike
+        Spot price and strike, > 0.
+    expiry
+        Time to expiry in years, >= 0.
+    rate, dividend_yield
+        Continuously compounded risk-free rate and dividend (or foreign-rate) yield.
+    volatility
+        Black-Scholes volatility (annualised, decimal), >= 0.
+    is_call
+        True for calls, False for puts.
+    """
+    return _greeks(spot, strike, expiry, rate, dividend_yield, volatility, is_call, False)
+
+
+def black_scholes_prices(
+    spot: ArrayLike,
+    strike: ArrayLike,
+    expiry: ArrayLike,
+    rate: ArrayLike,
+    dividend_yield: ArrayLike,
+    volatility: ArrayLike,
+    is_call: ArrayLike,
+) -> PriceResult:
+    """Black-Scholes-Merton prices only (arguments as ``black_scholes``)."""
+    return _prices(spot, strike, expiry, rate, dividend_yield, volatility, is_call, False)
+
+
+def black76(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    expiry: ArrayLike,
+    rate: ArrayLike,
+    volatility: ArrayLike,
+    is_call: ArrayLike,
+) -> OptionResult:
+    """Black-76 prices and greeks of options on a forward, discounted at ``rate``.
+
+    Delta, gamma and vanna are with respect to the forward; rho holds the forward fixed.
+    """
+    return _greeks(forward, strike, expiry, rate, 0.0, volatility, is_call, True)
+
+
+def black76_prices(
+    forward: ArrayLike,
+    strike: ArrayLike,
+    expiry: ArrayLike,
+    rate: ArrayLike,
+    volatility: ArrayLike,
+    is_call: ArrayLike,
+) -> PriceResult:
+    """Black-76 prices only (arguments as ``black76``)."""
+    return _prices(forward, strike, expiry, rate, 0.0, volatility, is_call, True)
+
+
+def _scalar_greeks(result: OptionResult, what: str) -> Greeks:
+    raise_for(int(result.reason[()]), what)
+    return Greeks(
+        price=float(result.price[()]),
+        delta=float(result.delta[()]),
+        gamma=float(result.gamma[()]),
+        vega=float(result.vega[()]),
+        theta=float(result.theta[()]),
+        rho=float(result.rho[()]),
+        vanna=float(result.vanna[()]),
+        volga=float(result.volga[()]),
+    )
+
+
+def _check_scalar(values: tuple[object, ...], what: str) -> None:
+    for value in values:
+        if np.ndim(value) != 0:
+            raise ValueError(f"{what}: scalar inputs expected, use the vectorised function")
+
+
+def bsm_price(
+    spot: float,
+    strike: float,
+    expiry: float,
+    rate: float,
+    dividend_yield: float,
+    volatility: float,
+    is_call: bool,
+) -> float:
+    """Black-Scholes-Merton price of one option; ``ValueError`` naming the reason if invalid."""
+    args = (spot, strike, expiry, rate, dividend_yield, volatility, is_call)
+    _check_scalar(args, "bsm_price")
+    result = _prices(*args, forward_model=False)
+    raise_for(int(result.reason[()]), "bsm_price")
+    return float(result.price[()])
+
+
+def bsm_greeks(
+    spot: float,
+    strike: float,
+    expiry: float,
+    rate: float,
+    dividend_yield: float,
+    volatility: float,
+    is_call: bool,
+) -> Greeks:
+    """Black-Scholes-Merton price and greeks of one option; ``ValueError`` if invalid."""
+    args = (spot, strike, expiry, rate, dividend_yield, volatility, is_call)
+    _check_scalar(args, "bsm_greeks")
+    return _scalar_greeks(_greeks(*args, forward_model=False), "bsm_greeks")
+
+
+def black76_price(
+    forward: float, strike: float, expiry: float, rate: float, volatility: float, is_call: bool
+) -> float:
+    """Black-76 price of one option; ``ValueError`` naming the reason if invalid."""
+    args = (forward, strike, expiry, rate, volatility, is_call)
+    _check_scalar(args, "black76_price")
+    result = black76_prices(*args)
+    raise_for(int(result.reason[()]), "black76_price")
+    return float(result.price[()])
+
+
+def black76_greeks(
+    forward: float, strike: float, expiry: float, rate: float, volatility: float, is_call: bool
+) -> Greeks:
+    """Black-76 price and greeks of one option; ``ValueError`` naming the reason if invalid."""
+    args = (forward, strike, expiry, rate, volatility, is_call)
+    _check_scalar(args, "black76_greeks")
+    return _scalar_greeks(black76(*args), "black76_greeks")
