@@ -97,6 +97,22 @@ class CcxtConfig(_Config):
     symbol_map: dict[str, str] = {}
 
 
+class OptionsConfig(_Config):
+    """The synthetic option chain and the curve options are priced with."""
+
+    rate: float = 0.04
+    dividend_yield: float = 0.0
+    expiries_days: tuple[PositiveInt, ...] = (7, 14, 30, 61, 91, 182, 365)
+    moneyness_low: PositiveFloat = 0.7
+    moneyness_high: PositiveFloat = 1.3
+    strikes_per_expiry: Annotated[int, Meta(ge=5)] = 25
+    skew: Annotated[float, Meta(gt=-1, lt=1)] = -0.45
+
+    def __post_init__(self) -> None:
+        if self.moneyness_high <= self.moneyness_low:
+            raise ValueError("options moneyness_high must be above moneyness_low")
+
+
 class AggregationConfig(_Config):
     """Which bar intervals the aggregation builds."""
 
@@ -114,6 +130,7 @@ class ScheduleConfig(_Config):
     ingest_live: str = "* * * * *"
     aggregate_bars: str = "*/5 * * * *"
     daily_pipeline: str = "30 0 * * *"
+    options_analytics: str = "0 1 * * *"
 
 
 class Settings(_Config):
@@ -124,6 +141,7 @@ class Settings(_Config):
     synthetic: SyntheticConfig = SyntheticConfig()
     ccxt: CcxtConfig = CcxtConfig()
     aggregation: AggregationConfig = AggregationConfig()
+    options: OptionsConfig = OptionsConfig()
     schedules: ScheduleConfig = ScheduleConfig()
 
     def __post_init__(self) -> None:

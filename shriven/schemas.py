@@ -216,6 +216,60 @@ BOOK_ISSUES = pa.schema(
 )
 
 
+_OPTION_QUOTE_FIELDS = [
+    _field("ts", TIMESTAMP, "ns UTC", "quote time"),
+    _field("symbol", pa.string(), "", "underlying symbol"),
+    _field("expiry", TIMESTAMP, "ns UTC", "expiry instant"),
+    _field("strike", pa.float64(), "quote currency", "strike"),
+    _field("is_call", pa.bool_(), "", "true: call, false: put"),
+    _field("bid", pa.float64(), "quote currency", "best bid of the option"),
+    _field("ask", pa.float64(), "quote currency", "best ask of the option"),
+    _field("underlying_price", pa.float64(), "quote currency", "underlying price at ts"),
+]
+
+#: An option chain as a vendor (or the synthetic chain generator) publishes it.
+OPTION_CHAIN = pa.schema(_OPTION_QUOTE_FIELDS, metadata={"dataset": "option_chain", "sort": "symbol,expiry,strike"})
+
+#: A priced chain: implied volatility from the mid and greeks at that volatility.
+OPTION_ANALYTICS = pa.schema(
+    _OPTION_QUOTE_FIELDS
+    + [
+        _field("mid", pa.float64(), "quote currency", "(bid + ask) / 2"),
+        _field("time_to_expiry", pa.float64(), "years", "ACT/365 from ts to expiry"),
+        _field("log_moneyness", pa.float64(), "", "ln(strike / forward)"),
+        _field("iv", pa.float64(), "annualised", "implied volatility of the mid; null when reason != 0", True),
+        _field("reason", pa.int8(), "enum", "shriven.pricing.Reason of the implied volatility (0 = OK)"),
+        _field("delta", pa.float64(), "per 1 underlying", "dV/dS at iv", True),
+        _field("gamma", pa.float64(), "per 1 underlying^2", "d2V/dS2 at iv", True),
+        _field("vega", pa.float64(), "per 1.00 vol", "dV/dsigma at iv", True),
+        _field("theta", pa.float64(), "per year", "-dV/dT at iv", True),
+        _field("rho", pa.float64(), "per 1.00 rate", "dV/dr at iv", True),
+        _field("svi_iv", pa.float64(), "annualised", "the expiry's fitted SVI smile at this strike", True),
+    ],
+    metadata={"dataset": "option_analytics", "sort": "symbol,expiry,strike"},
+)
+
+#: One fitted SVI smile per underlying and expiry, with its no-arbitrage checks.
+SVI_FITS = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "quote time of the chain"),
+        _field("symbol", pa.string(), "", "underlying symbol"),
+        _field("expiry", TIMESTAMP, "ns UTC", "expiry instant"),
+        _field("time_to_expiry", pa.float64(), "years", "ACT/365"),
+        _field("a", pa.float64(), "total variance", "raw SVI a"),
+        _field("b", pa.float64(), "", "raw SVI b"),
+        _field("rho", pa.float64(), "", "raw SVI rho"),
+        _field("m", pa.float64(), "log moneyness", "raw SVI m"),
+        _field("sigma", pa.float64(), "log moneyness", "raw SVI sigma"),
+        _field("points", pa.int64(), "count", "options with an implied volatility used in the fit"),
+        _field("rmse_iv", pa.float64(), "annualised", "root mean square error of the fit in volatility"),
+        _field("butterfly_ok", pa.bool_(), "", "risk-neutral density of the smile >= 0 on the strike range"),
+        _field("calendar_ok", pa.bool_(), "", "total variance not below the previous expiry's at any strike"),
+    ],
+    metadata={"dataset": "svi_fits", "sort": "symbol,expiry"},
+)
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A lake dataset: its schema and the hive partition keys under ``lake/<name>/``."""
@@ -234,6 +288,8 @@ DATASETS: dict[str, Dataset] = {
     "quarantine": Dataset("quarantine", QUARANTINE, ("date", "origin")),
     "book_snapshots": Dataset("book_snapshots", BOOK_DEPTH),
     "book_issues": Dataset("book_issues", BOOK_ISSUES),
+    "option_analytics": Dataset("option_analytics", OPTION_ANALYTICS),
+    "svi_fits": Dataset("svi_fits", SVI_FITS),
     **{f"bars_{i}": Dataset(f"bars_{i}", BARS) for i in BAR_INTERVALS},
 }
 

@@ -72,6 +72,8 @@ _DESCRIPTIONS = {
     "quarantine": "rows rejected by validation, with the reason and the raw row as JSON",
     "book_snapshots": "top-10 book sampled every second: prices, sizes, mid, microprice, spread, imbalance",
     "book_issues": "problems found replaying the book: sequence gaps and regressions, crossed books, bad rows",
+    "option_analytics": "option chains with implied volatility of the mid, greeks and the fitted smile",
+    "svi_fits": "one raw-SVI smile per underlying and expiry with butterfly and calendar checks",
 }
 
 

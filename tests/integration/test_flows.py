@@ -122,3 +122,20 @@ def test_cli_names_a_file_with_nothing_readable(small_platform, tmp_path, capsys
     path.write_bytes(content)
     assert main(["ingest", "--source", "file", "--path", str(path)]) == 2
     assert str(path) in capsys.readouterr().err
+
+
+def test_options_analytics_prices_the_chains_of_the_days_underlyings(small_platform):
+    from flows.aggregate_bars import aggregate_bars
+    from flows.ingest_market_data import ingest_market_data
+    from flows.options_analytics import options_analytics
+
+    ingest_market_data(source="synthetic", start=DAY, days=1)
+    aggregate_bars()
+    result = options_analytics(day=DAY)
+    lake = Lake(small_platform.lake_root)
+    options = lake.read("option_analytics")
+    assert result["options"] == options.num_rows > 0
+    assert set(options.column("symbol").to_pylist()) == {"ACME", "BOLT", "CRUX"}
+    assert result["priced"] > 0.9 * result["options"]
+    smiles = lake.read("svi_fits")
+    assert result["smiles"] == smiles.num_rows == 3 * len(small_platform.options.expiries_days)

@@ -37,6 +37,7 @@ def test_schedules_match_the_settings(monkeypatch):
         "ingest_market_data.py": schedules.ingest_live,
         "aggregate_bars.py": schedules.aggregate_bars,
         "daily_pipeline.py": schedules.daily_pipeline,
+        "options_analytics.py": schedules.options_analytics,
     }
     seen = set()
     for dep in _deployments():

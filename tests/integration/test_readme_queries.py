@@ -23,6 +23,7 @@ from shriven.lake.writer import Lake
 from shriven.marketdata.ingest import ingest_window
 from shriven.marketdata.synthetic import SyntheticExchange
 from shriven.marketdata.validation import validate_trades
+from shriven.pricing.daily import price_synthetic_chains
 from shriven.schemas import OHLCV, TIMESTAMP
 from tests.conftest import SMALL_CONFIG
 
@@ -62,6 +63,7 @@ def warehouse(tmp_path_factory):
     lost = (seq > seq[len(seq) // 2]) & (seq <= seq[len(seq) // 2] + 3) & ~crux.column("is_snapshot").to_numpy()
     lake.write_window("book", crux.filter(pa.array(~lost)), window, symbols=["CRUX"])
     write_book_snapshots(lake, [DAY.isoformat()], {s.symbol: s.tick_size for s in settings.symbols})
+    price_synthetic_chains(lake, settings, [DAY.isoformat()])
     build_warehouse(settings.warehouse_path, settings.lake_root)
     return settings.warehouse_path
 

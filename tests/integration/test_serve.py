@@ -51,7 +51,7 @@ def test_make_serve_deploys_everything_and_a_triggered_run_completes(tmp_path):
         api = {**env, "PREFECT_API_URL": f"http://127.0.0.1:{port}/api"}
         listing = _prefect(api, "deployment", "ls")
         for name in ("ingest_market_data/live", "ingest_market_data/backfill", "aggregate_bars/incremental",
-                     "daily_pipeline/daily"):
+                     "daily_pipeline/daily", "options_analytics/daily"):
             assert name in listing, listing
         inspect = _prefect(api, "deployment", "inspect", "daily_pipeline/daily")
         assert "30 0 * * *" in inspect
