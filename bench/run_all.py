@@ -16,6 +16,7 @@ import bench_matching  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_pricing  # noqa: E402
 import bench_synthetic  # noqa: E402
+import bench_venue  # noqa: E402
 
 
 def main() -> None:
@@ -34,6 +35,8 @@ def main() -> None:
     bench_book.print_result(bench_book.run())
     print("\n== matching engine ==")
     bench_matching.print_result(bench_matching.run())
+    print("\n== simulated venue ==")
+    bench_venue.print_result(bench_venue.run())
     print("\n== demo pipeline through Prefect ==")
     bench_pipeline.print_result(bench_pipeline.run())
     print(f"\nall benchmarks in {time.perf_counter() - started:.0f} s")
