@@ -259,34 +259,44 @@ class Lake:
         return written
 
     # ---------------------------------------------------------------- reading
-    def partition_dirs(self, name: str, dates: Iterable[str] | None = None) -> list[str]:
-        """Leaf partition directories of a dataset, optionally only for some dates."""
+    def partition_dirs(
+        self, name: str, dates: Iterable[str] | None = None, symbols: Iterable[str] | None = None
+    ) -> list[str]:
+        """Leaf partition directories of a dataset, optionally only for some dates and symbols."""
         ds = dataset(name)
         depth = len(ds.partition_by)
-        wanted = None if dates is None else {f"date={d}" for d in dates}
+        wanted_dates = None if dates is None else {f"date={d}" for d in dates}
+        wanted_symbols = None if symbols is None else {f"symbol={s}" for s in symbols}
         pattern = "/".join([self.root, name, *(["*"] * depth)])
         out = []
         for p in sorted(self.fs.glob(self._path(pattern))):
             if not self.fs.isdir(p):
                 continue
-            if wanted is not None and not any(seg in wanted for seg in p.split("/")):
+            segments = set(p.split("/"))
+            if wanted_dates is not None and not segments & wanted_dates:
+                continue
+            if wanted_symbols is not None and not segments & wanted_symbols:
                 continue
             out.append(self._unstrip(p))
         return out
 
-    def files(self, name: str, dates: Iterable[str] | None = None) -> list[str]:
-        """Every Parquet file of a dataset (optionally for some dates), sorted."""
-        return [f for d in self.partition_dirs(name, dates) for f in self.partition_files(d)]
+    def files(
+        self, name: str, dates: Iterable[str] | None = None, symbols: Iterable[str] | None = None
+    ) -> list[str]:
+        """Every Parquet file of a dataset (optionally for some dates and symbols), sorted."""
+        return [f for d in self.partition_dirs(name, dates, symbols) for f in self.partition_files(d)]
 
     def read_file(self, path: str) -> pa.Table:
         """One lake file as a table (without hive columns)."""
         with self.fs.open(self._path(path), "rb") as fh:
             return pq.read_table(fh)
 
-    def read(self, name: str, dates: Iterable[str] | None = None) -> pa.Table:
-        """A whole dataset (or some dates) as one table in its schema; small data and tests only."""
+    def read(
+        self, name: str, dates: Iterable[str] | None = None, symbols: Iterable[str] | None = None
+    ) -> pa.Table:
+        """A whole dataset (or some dates and symbols) as one table in its schema."""
         ds = dataset(name)
-        tables = [self.read_file(f) for f in self.files(name, dates)]
+        tables = [self.read_file(f) for f in self.files(name, dates, symbols)]
         if not tables:
             return ds.schema.empty_table()
         return conform(pa.concat_tables(tables), ds.schema)

@@ -50,7 +50,7 @@ Fees: ``fee = price * quantity * rate`` per fill (taker or maker rate; negative 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import msgspec
@@ -67,6 +67,7 @@ from shriven.book.orders import (
     RejectReason,
     Side,
 )
+from shriven.lake.writer import Lake
 from shriven.marketdata.source import MarketBatch
 from shriven.venue import _kernels as k
 from shriven.venue._kernels import EVENT_DTYPE, FEED_DTYPE
@@ -182,6 +183,14 @@ class VenueFeed:
     def from_batch(cls, batch: MarketBatch, rules: InstrumentRules) -> VenueFeed:
         """Build from a source's ``MarketBatch`` for the instrument ``rules.symbol``."""
         return cls.from_tables(batch.trades, batch.book, rules.symbol, rules.tick_size)
+
+    @classmethod
+    def from_lake(cls, lake: Lake, rules: InstrumentRules, dates: Sequence[str]) -> VenueFeed:
+        """Build from the lake's trades and book of ``rules.symbol`` on some UTC dates (a backtest)."""
+        symbols = [rules.symbol]
+        return cls.from_tables(
+            lake.read("trades", dates, symbols), lake.read("book", dates, symbols), rules.symbol, rules.tick_size
+        )
 
 
 # -- records --------------------------------------------------------------------------------------

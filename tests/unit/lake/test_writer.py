@@ -513,3 +513,16 @@ def test_duckdb_readers_never_see_a_torn_or_missing_file_while_a_window_is_rewri
     assert counts == [expected] * 200
     assert writes >= 1
     assert row_set(lake.read("trades")) == row_set(table)
+
+
+def test_reads_can_be_limited_to_dates_and_symbols(lake: Lake) -> None:
+    first = Window(DAY_NS, DAY_NS + NS_PER_DAY)
+    second = Window(DAY_NS + NS_PER_DAY, DAY_NS + 2 * NS_PER_DAY)
+    lake.write_window("trades", trades_table(_hourly_rows(first)), first)
+    lake.write_window("trades", trades_table(_hourly_rows(second)), second)
+    day = first.dates()[0].isoformat()
+    only = lake.read("trades", [day], ["BETA"])
+    assert set(only.column("symbol").to_pylist()) == {"BETA"}
+    assert only.num_rows == 48
+    assert len(lake.partition_dirs("trades", symbols=["ACME", "GAMA"])) == 4
+    assert lake.read("trades", symbols=["NOPE"]).num_rows == 0

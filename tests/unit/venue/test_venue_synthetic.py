@@ -180,3 +180,21 @@ def test_fast_path_matches_the_pure_python_reference(day_feed, queue_model, side
     )
     assert len(ours) > 50
     assert ours == expected
+
+
+def test_feed_from_the_lake_equals_the_feed_from_the_source(day_feed, tmp_path):
+    from datetime import date
+
+    from shriven.lake.layout import Window
+    from shriven.lake.writer import Lake
+    from shriven.marketdata.ingest import ingest_window
+
+    feed, instrument, _ = day_feed
+    settings = msgspec.structs.replace(
+        load_settings(environ={}), symbols=tuple(s for s in load_settings(environ={}).symbols if s.symbol == SYMBOL)
+    )
+    day = date.fromordinal(date(1970, 1, 1).toordinal() + DAY)
+    lake = Lake(str(tmp_path / "lake"))
+    ingest_window(SyntheticExchange(settings), lake, Window.days(day), [SYMBOL], settings.universe)
+    from_lake = VenueFeed.from_lake(lake, instrument, [day.isoformat()])
+    assert np.array_equal(from_lake.rows, feed.rows)
