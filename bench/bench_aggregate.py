@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from timing import best_of
+from timing import interleaved_best
 
 from shriven.aggregation import bars  # noqa: E402
 from shriven.config import INTERVALS_NS  # noqa: E402
@@ -203,7 +203,7 @@ def split_read_kernel(partitions: list[list[str]], intervals: tuple[str, ...]) -
 def run(
     rows: int = 10_000_000,
     windows: int = 2,
-    repeat: int = 3,
+    repeat: int = 5,
     workers: int | None = None,
     compression: str | None = None,
 ) -> dict:
@@ -214,14 +214,15 @@ def run(
     glob_pattern = str(root / "trades" / "*" / "*" / "*.parquet")
     n_rows = sum(pq.ParquetFile(p).metadata.num_rows for part in partitions for p in part)
 
-    times = {
-        "duckdb_1m": best_of(lambda: duckdb_1m(glob_pattern), repeat),
-        "polars_1m": best_of(lambda: polars_1m(glob_pattern), repeat),
-        "ours_1m": best_of(lambda: bars.aggregate_partitions(partitions, ["1m"], workers), repeat),
-        "ours_all": best_of(
-            lambda: bars.aggregate_partitions(partitions, list(ALL_INTERVALS), workers), repeat
-        ),
-    }
+    times = interleaved_best(
+        {
+            "duckdb_1m": lambda: duckdb_1m(glob_pattern),
+            "polars_1m": lambda: polars_1m(glob_pattern),
+            "ours_1m": lambda: bars.aggregate_partitions(partitions, ["1m"], workers),
+            "ours_all": lambda: bars.aggregate_partitions(partitions, list(ALL_INTERVALS), workers),
+        },
+        repeat,
+    )
     rates = {name: n_rows / t for name, t in times.items()}
     baseline = max(rates["duckdb_1m"], rates["polars_1m"])
     split_1m = split_read_kernel(partitions, ("1m",))
@@ -247,7 +248,7 @@ def _print(result: dict) -> None:
     print(
         f"trades -> bars on {result['rows']:,} rows, {result['partitions']} partitions, "
         f"{result['files']} files ({result['compression']}), {result['workers']} workers "
-        f"(best of {result['repeat']} after warm-up); "
+        f"(best of {result['repeat']} interleaved rounds after warm-up); "
         f"load average {result['load_avg_1min'][0]:.1f} -> {result['load_avg_1min'][1]:.1f}"
     )
     labels = {
@@ -280,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=lambda s: int(s.replace("_", "")), default=10_000_000)
     parser.add_argument("--windows", type=int, default=2, help="files per partition")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument(
         "--compression", default=None, help="override the lake writer's codec (e.g. lz4, none)"
