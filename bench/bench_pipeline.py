@@ -96,7 +96,7 @@ def run() -> dict:
 def print_result(r: dict) -> None:
     """Human-readable figures."""
     c, p = r["core_only"], r["prefect"]
-    print("pipeline on one synthetic day, 20 symbols (ingest trades+book, bars, compaction, warehouse)")
+    print("pipeline on one synthetic day, 20 symbols (ingest trades+book, bars, book snapshots, compaction, warehouse)")
     print(f"  baseline, core steps in-process:  {c['total']:6.1f} s  "
           f"(ingest {c['ingest']:.1f}, bars {c['aggregate']:.1f}, book snapshots {c['book_snapshots']:.1f}, "
           f"compact {c['compact']:.1f}, warehouse {c['warehouse']:.1f})")
