@@ -192,7 +192,7 @@ def _demo(settings: Settings) -> int:
         n = con.sql(f"SELECT count(*) FROM {view}").fetchall()[0][0]
         print(f"  {view:<14} {n:>12,}")
     print(
-        f"\npipeline wall time {wall:.1f}s: core work (generate, validate, write, aggregate, warehouse) "
+        f"\npipeline wall time {wall:.1f}s: core work (generate, validate, write, bars, book snapshots, warehouse) "
         f"{core:.1f}s, Prefect overhead (server, flow and task runs) {wall - core:.1f}s"
     )
     print("\nexample query (.venv/bin/shriven sql, or Python: duckdb.connect('data/warehouse.duckdb')):\n")
