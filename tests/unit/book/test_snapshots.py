@@ -65,3 +65,8 @@ def test_lost_messages_are_reported_and_mark_samples_stale(lake_with_book):
     stale = snaps.filter(snaps.column("stale"))
     assert stale.num_rows > 0
     assert set(stale.column("symbol").to_pylist()) == {"ACME"}
+
+
+def test_a_day_without_book_events_writes_nothing(tmp_path):
+    result = write_book_snapshots(Lake(str(tmp_path / "lake")), ["2026-01-07"], {"ACME": 0.01})
+    assert (result.book_events, result.snapshots, result.issues) == (0, 0, {})

@@ -101,3 +101,12 @@ def test_unpriceable_quotes_get_a_reason_not_an_exception(settings, closes):
     reasons = opts.column("reason").to_numpy()
     assert (reasons != 0).any()
     assert opts.column("iv").null_count == int((reasons != 0).sum())
+
+
+def test_a_day_without_bars_writes_nothing_and_does_not_fail(tmp_path):
+    from shriven.lake.writer import Lake
+    from shriven.pricing.daily import price_synthetic_chains
+
+    settings = load_settings(environ={"SHRIVEN_DATA_DIR": str(tmp_path)})
+    result = price_synthetic_chains(Lake(settings.lake_root), settings, ["2026-01-07"])
+    assert (result.options, result.smiles) == (0, 0)
