@@ -97,7 +97,7 @@ def _fit_smiles(
             tt = float(t[group][0])
             if use.sum() < 5:
                 continue
-            params = calibrate_svi(k[use], iv[use] ** 2 * tt, weights=vega[use] / vega[use].max(), zooms=8, grid=11)
+            params = calibrate_svi(k[use], iv[use] ** 2 * tt, weights=vega[use] / vega[use].max())
             fitted = svi_implied_vol(k[group], tt, params)
             svi_iv_out[group] = fitted
             grid = np.linspace(k[use].min(), k[use].max(), _CHECK_POINTS)

@@ -19,9 +19,11 @@ linear solve are clipped back into them. Plain numpy: a smile has tens of points
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from numpy.typing import ArrayLike
 
 __all__ = [
@@ -77,18 +79,86 @@ def svi_butterfly_density(log_moneyness: ArrayLike, params: SVIParams) -> np.nda
     return (1 - k * w1 / (2 * w)) ** 2 - (w1 * w1 / 4) * (1 / w + 0.25) + w2 / 2
 
 
+@njit(cache=True, error_model="numpy")
 def _linear_fit(k, w, weights, m, sigma):
-    """Best (a, d, c) of w = a + d y + c sqrt(y^2 + 1), y = (k - m) / sigma, and its error."""
-    y = (k - m) / sigma
-    design = np.stack([np.ones_like(y), y, np.sqrt(y * y + 1)], axis=1)
-    sw = np.sqrt(weights)
-    coef, *_ = np.linalg.lstsq(design * sw[:, None], w * sw, rcond=None)
-    a, d, c = coef
+    """Best (a, d, c) of w = a + d y + c sqrt(y^2 + 1), y = (k - m) / sigma, and its error.
+
+    Weighted least squares by a modified Gram-Schmidt QR of the three columns (stable for the
+    nearly collinear columns of far strikes), then the no-arbitrage clipping of (a, d, c).
+    """
+    n = k.shape[0]
+    q = np.empty((3, n))
+    rhs = np.empty(n)
+    for i in range(n):
+        sw = math.sqrt(weights[i])
+        y = (k[i] - m) / sigma
+        q[0, i] = sw
+        q[1, i] = sw * y
+        q[2, i] = sw * math.sqrt(y * y + 1.0)
+        rhs[i] = sw * w[i]
+    r = np.zeros((3, 3))
+    for j in range(3):
+        for p in range(j):
+            dot = 0.0
+            for i in range(n):
+                dot += q[p, i] * q[j, i]
+            r[p, j] = dot
+            for i in range(n):
+                q[j, i] -= dot * q[p, i]
+        norm = 0.0
+        for i in range(n):
+            norm += q[j, i] * q[j, i]
+        norm = math.sqrt(norm)
+        r[j, j] = norm
+        if norm > 0.0:
+            for i in range(n):
+                q[j, i] /= norm
+    qtb = np.zeros(3)
+    for j in range(3):
+        for i in range(n):
+            qtb[j] += q[j, i] * rhs[i]
+    coef = np.zeros(3)
+    for j in range(2, -1, -1):
+        acc = qtb[j]
+        for p in range(j + 1, 3):
+            acc -= r[j, p] * coef[p]
+        coef[j] = acc / r[j, j] if r[j, j] > 0.0 else 0.0
+    a, d, c = coef[0], coef[1], coef[2]
     c = max(c, 0.0)
-    d = float(np.clip(d, -c * (1 - 1e-9), c * (1 - 1e-9))) if c > 0 else 0.0
-    a = max(a, -c * np.sqrt(max(1 - (d / c) ** 2, 0.0)) if c > 0 else 0.0)
-    resid = a + d * y + c * np.sqrt(y * y + 1) - w
-    return (a, d, c), float(np.sum(weights * resid * resid))
+    if c > 0.0:
+        lim = c * (1.0 - 1e-9)
+        d = min(max(d, -lim), lim)
+        a = max(a, -c * math.sqrt(max(1.0 - (d / c) ** 2, 0.0)))
+    else:
+        d = 0.0
+        a = max(a, 0.0)
+    err = 0.0
+    for i in range(n):
+        y = (k[i] - m) / sigma
+        resid = a + d * y + c * math.sqrt(y * y + 1.0) - w[i]
+        err += weights[i] * resid * resid
+    return a, d, c, err
+
+
+@njit(cache=True, error_model="numpy")
+def _grid_search(k, w, weights, m_lo, m_hi, s_lo, s_hi, grid, zooms):
+    """Zooming grid over (m, log sigma), the linear parameters solved at each point."""
+    best_err = np.inf
+    best = (0.0, 1.0, 0.0, 0.0, 0.0)
+    for _ in range(zooms):
+        for gm in range(grid):
+            m = m_lo + (m_hi - m_lo) * gm / (grid - 1)
+            for gs in range(grid):
+                sigma = math.exp(s_lo + (s_hi - s_lo) * gs / (grid - 1))
+                a, d, c, err = _linear_fit(k, w, weights, m, sigma)
+                if err < best_err:
+                    best_err = err
+                    best = (m, sigma, a, d, c)
+        m_step = (m_hi - m_lo) / (grid - 1)
+        s_step = (s_hi - s_lo) / (grid - 1)
+        m_lo, m_hi = best[0] - 2 * m_step, best[0] + 2 * m_step
+        s_lo, s_hi = math.log(best[1]) - 2 * s_step, math.log(best[1]) + 2 * s_step
+    return best
 
 
 def calibrate_svi(
@@ -114,20 +184,9 @@ def calibrate_svi(
     span = max(float(k.max() - k.min()), 1e-4)
     m_lo, m_hi = float(k.min()) - span, float(k.max()) + span
     s_lo, s_hi = np.log(1e-4 * span), np.log(2.0 * span)
-    best = (np.inf, 0.0, 1.0, (0.0, 0.0, 0.0))
-    for _ in range(zooms):
-        for m in np.linspace(m_lo, m_hi, grid):
-            for log_s in np.linspace(s_lo, s_hi, grid):
-                sigma = float(np.exp(log_s))
-                coef, err = _linear_fit(k, w, wt, float(m), sigma)
-                if err < best[0]:
-                    best = (err, float(m), sigma, coef)
-        _, m_best, s_best, _ = best
-        m_step = (m_hi - m_lo) / (grid - 1)
-        s_step = (s_hi - s_lo) / (grid - 1)
-        m_lo, m_hi = m_best - 2 * m_step, m_best + 2 * m_step
-        s_lo, s_hi = np.log(s_best) - 2 * s_step, np.log(s_best) + 2 * s_step
-    _, m, sigma, (a, d, c) = best
+    if grid < 2 or zooms < 1:
+        raise ValueError("calibrate_svi: need grid >= 2 and zooms >= 1")
+    m, sigma, a, d, c = _grid_search(k, w, wt, m_lo, m_hi, s_lo, s_hi, grid, zooms)
     b = c / sigma
     rho = d / c if c > 0 else 0.0
     return SVIParams(a=float(a), b=float(b), rho=float(rho), m=float(m), sigma=float(sigma))
