@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     pipe.add_argument("--days", type=int, default=1)
     pipe.add_argument("--source", default="synthetic")
 
+    opt = sub.add_parser("options", help="price the day's option chains: IVs, greeks, SVI smiles (flow options_analytics)")
+    opt.add_argument("--day", type=date.fromisoformat, default=None, help="first UTC day (default: yesterday)")
+    opt.add_argument("--days", type=int, default=1)
+
     sub.add_parser("warehouse", help="(re)build data/warehouse.duckdb's views over the lake")
 
     comp = sub.add_parser("compact", help="merge small lake files into one per partition")
@@ -98,6 +102,10 @@ def _run(args: argparse.Namespace) -> int:
         from flows.daily_pipeline import daily_pipeline
 
         _print_json(daily_pipeline(day=args.day, days=args.days, source=args.source))
+    elif args.command == "options":
+        from flows.options_analytics import options_analytics
+
+        _print_json(options_analytics(day=args.day, days=args.days))
     elif args.command == "warehouse":
         from shriven.lake.warehouse import build_warehouse
 

@@ -125,6 +125,7 @@ def test_cli_names_a_file_with_nothing_readable(small_platform, tmp_path, capsys
 
 
 def test_options_analytics_prices_the_chains_of_the_days_underlyings(small_platform):
+    from cli.main import main
     from flows.aggregate_bars import aggregate_bars
     from flows.ingest_market_data import ingest_market_data
     from flows.options_analytics import options_analytics
@@ -132,6 +133,7 @@ def test_options_analytics_prices_the_chains_of_the_days_underlyings(small_platf
     ingest_market_data(source="synthetic", start=DAY, days=1)
     aggregate_bars()
     result = options_analytics(day=DAY)
+    assert main(["options", "--day", DAY.isoformat()]) == 0  # the CLI runs the same flow
     lake = Lake(small_platform.lake_root)
     options = lake.read("option_analytics")
     assert result["options"] == options.num_rows > 0
