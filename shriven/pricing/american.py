@@ -27,8 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from shriven.pricing import _kernels as _k
-from shriven.pricing._inputs import broadcast_inputs
-from shriven.pricing.black_scholes import PriceResult
+from shriven.pricing.black_scholes import PriceResult, price_with_kernel
 from shriven.pricing.reasons import raise_for
 
 __all__ = [
@@ -50,14 +49,8 @@ def barone_adesi_whaley(
     is_call: ArrayLike,
 ) -> PriceResult:
     """Barone-Adesi-Whaley American option prices, vectorised (arguments as ``black_scholes``)."""
-    shape, (s, k, t, r, q, v), c = broadcast_inputs(
-        (spot, strike, expiry, rate, dividend_yield, volatility), is_call
-    )
-    n = s.shape[0]
-    out = np.empty(n)
-    reason = np.empty(n, dtype=np.int8)
-    _k.baw_kernel(s, k, t, r, q, v, c, out, reason)
-    return PriceResult(price=out.reshape(shape), reason=reason.reshape(shape))
+    values = (spot, strike, expiry, rate, dividend_yield, volatility)
+    return price_with_kernel(_k.baw_kernel, values, is_call)
 
 
 def binomial_tree(
@@ -72,14 +65,8 @@ def binomial_tree(
     american: bool = True,
 ) -> PriceResult:
     """Cox-Ross-Rubinstein binomial prices, American unless ``american`` is False."""
-    shape, (s, k, t, r, q, v), c = broadcast_inputs(
-        (spot, strike, expiry, rate, dividend_yield, volatility), is_call
-    )
-    n = s.shape[0]
-    out = np.empty(n)
-    reason = np.empty(n, dtype=np.int8)
-    _k.crr_kernel(s, k, t, r, q, v, c, bool(american), int(steps), out, reason)
-    return PriceResult(price=out.reshape(shape), reason=reason.reshape(shape))
+    values = (spot, strike, expiry, rate, dividend_yield, volatility)
+    return price_with_kernel(_k.crr_kernel, values, is_call, bool(american), int(steps))
 
 
 @dataclass(frozen=True, slots=True)

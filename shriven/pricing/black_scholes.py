@@ -31,6 +31,7 @@ extreme that an output overflows, e.g. rate * expiry = 1e300, give ``OUT_OF_RANG
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,6 +127,18 @@ def _greeks(
     )
 
 
+def price_with_kernel(
+    kernel: Callable[..., None], values: tuple[ArrayLike, ...], is_call: ArrayLike, *options: object
+) -> PriceResult:
+    """Broadcast the six inputs (underlying, strike, expiry, rate, carry, vol), run a price-only
+    kernel ``kernel(u, k, t, r, q, v, is_call, *options, out, reason)`` and shape its result."""
+    shape, (u, k, t, r, q, v), c = broadcast_inputs(values, is_call)
+    out = np.empty(u.shape[0])
+    reason = np.empty(u.shape[0], dtype=np.int8)
+    kernel(u, k, t, r, q, v, c, *options, out, reason)
+    return PriceResult(price=out.reshape(shape), reason=reason.reshape(shape))
+
+
 def _prices(
     underlying: ArrayLike,
     strike: ArrayLike,
@@ -136,14 +149,8 @@ def _prices(
     is_call: ArrayLike,
     forward_model: bool,
 ) -> PriceResult:
-    shape, (u, k, t, r, q, v), c = broadcast_inputs(
-        (underlying, strike, expiry, rate, carry, volatility), is_call
-    )
-    n = u.shape[0]
-    out = np.empty(n)
-    reason = np.empty(n, dtype=np.int8)
-    _k.bs_price_kernel(u, k, t, r, q, v, c, forward_model, out, reason)
-    return PriceResult(price=out.reshape(shape), reason=reason.reshape(shape))
+    values = (underlying, strike, expiry, rate, carry, volatility)
+    return price_with_kernel(_k.bs_price_kernel, values, is_call, forward_model)
 
 
 def black_scholes(
