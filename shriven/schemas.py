@@ -270,6 +270,107 @@ SVI_FITS = pa.schema(
 )
 
 
+# -- the trading path ---------------------------------------------------------------------------
+# Enums are written as their lower-case names (readable in ad-hoc SQL). The trading datasets are
+# partitioned by date and ``account`` ("paper", "live", or "backtest-<run id>") so runs never mix.
+
+SIGNALS = pa.schema(
+    [
+        _field("offset", pa.int64(), "", "position in the signal log: dense, rising, assigned on append"),
+        _field("ts", TIMESTAMP, "ns UTC", "time the signal is valid from (model or optimiser time)"),
+        _field("symbol", pa.string(), "", "instrument symbol"),
+        _field("target", pa.float64(), "base units or fraction", "target position (kind position) or weight of equity (kind weight)"),
+        _field("kind", pa.string(), "enum", "position or weight"),
+        _field("source", pa.string(), "", "who produced it: a flow, model or optimiser name"),
+        _field("model_version", pa.string(), "", "version of the model that produced it, '' if none"),
+        _field("appended_at", TIMESTAMP, "ns UTC", "when it was appended to the log"),
+    ],
+    metadata={"dataset": "signals", "sort": "offset"},
+)
+
+ORDERS = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "time the order was created"),
+        _field("updated_ts", TIMESTAMP, "ns UTC", "time of its last event"),
+        _field("client_order_id", pa.string(), "", "our id, unique per account; the idempotency key"),
+        _field("strategy_id", pa.string(), "", "strategy (or algo) that sent it"),
+        _field("symbol", pa.string(), "", "instrument symbol"),
+        _field("venue", pa.string(), "", "venue it was routed to, '' if it never left"),
+        _field("venue_order_id", pa.string(), "", "the venue's id, '' before acceptance"),
+        _field("side", pa.string(), "enum", "buy or sell"),
+        _field("order_type", pa.string(), "enum", "limit, market, ioc, fok or post_only"),
+        _field("price", pa.float64(), "quote currency", "limit price; null for market orders", nullable=True),
+        _field("quantity", pa.float64(), "base units", "ordered quantity (after any modify)"),
+        _field("filled_quantity", pa.float64(), "base units", "cumulative filled quantity"),
+        _field("avg_fill_price", pa.float64(), "quote currency", "quantity-weighted fill price; null if none", nullable=True),
+        _field("fees", pa.float64(), "quote currency", "fees paid on its fills (negative: rebates)"),
+        _field("state", pa.string(), "enum", "order state (initialized, denied, submitted, accepted, ... filled, canceled)"),
+        _field("reason", pa.string(), "", "why it was denied, rejected, canceled or expired; '' otherwise"),
+        _field("signal_offset", pa.int64(), "", "offset of the signal that caused it; null if none", nullable=True),
+    ],
+    metadata={"dataset": "orders", "sort": "ts,client_order_id"},
+)
+
+FILLS = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "venue time of the fill"),
+        _field("client_order_id", pa.string(), "", "our order id"),
+        _field("strategy_id", pa.string(), "", "strategy that sent the order"),
+        _field("symbol", pa.string(), "", "instrument symbol"),
+        _field("venue", pa.string(), "", "venue that filled it"),
+        _field("trade_id", pa.string(), "", "the venue's execution id"),
+        _field("side", pa.string(), "enum", "buy or sell"),
+        _field("price", pa.float64(), "quote currency", "fill price"),
+        _field("quantity", pa.float64(), "base units", "filled quantity, > 0"),
+        _field("fee", pa.float64(), "quote currency", "fee paid (negative: rebate)"),
+        _field("liquidity", pa.string(), "enum", "maker or taker"),
+    ],
+    metadata={"dataset": "fills", "sort": "ts,client_order_id"},
+)
+
+POSITIONS = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "time of the snapshot (marks as of then)"),
+        _field("symbol", pa.string(), "", "instrument symbol"),
+        _field("quantity", pa.float64(), "base units", "signed position"),
+        _field("avg_cost", pa.float64(), "quote currency", "average entry price of the open position; null when flat", nullable=True),
+        _field("mark_price", pa.float64(), "quote currency", "last mark; null before the first", nullable=True),
+        _field("market_value", pa.float64(), "quote currency", "quantity * mark_price"),
+        _field("realized_pnl", pa.float64(), "quote currency", "PnL closed by fills, before fees"),
+        _field("unrealized_pnl", pa.float64(), "quote currency", "(mark_price - avg_cost) * quantity"),
+        _field("fees", pa.float64(), "quote currency", "fees paid on this symbol"),
+    ],
+    metadata={"dataset": "positions", "sort": "ts,symbol"},
+)
+
+PNL = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "time of the sample"),
+        _field("cash", pa.float64(), "quote currency", "cash after fills and fees"),
+        _field("equity", pa.float64(), "quote currency", "cash + market value of all positions"),
+        _field("gross_exposure", pa.float64(), "quote currency", "sum of |market value|"),
+        _field("net_exposure", pa.float64(), "quote currency", "sum of market value"),
+        _field("realized_pnl", pa.float64(), "quote currency", "sum over symbols, before fees"),
+        _field("unrealized_pnl", pa.float64(), "quote currency", "sum over symbols"),
+        _field("fees", pa.float64(), "quote currency", "fees paid so far"),
+    ],
+    metadata={"dataset": "pnl", "sort": "ts"},
+)
+
+RISK_EVENTS = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "engine time of the event"),
+        _field("kind", pa.string(), "enum", "denied, breach, state_change or kill_switch"),
+        _field("reason", pa.string(), "enum", "the risk reason (position_limit, daily_loss, ...) or what changed"),
+        _field("symbol", pa.string(), "", "instrument, '' for account-wide events"),
+        _field("client_order_id", pa.string(), "", "the denied order, '' otherwise"),
+        _field("trading_state", pa.string(), "enum", "active, reducing or halted after the event"),
+        _field("detail", pa.string(), "", "human-readable numbers: limit, value, order"),
+    ],
+    metadata={"dataset": "risk_events", "sort": "ts"},
+)
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A lake dataset: its schema and the hive partition keys under ``lake/<name>/``."""
@@ -290,6 +391,12 @@ DATASETS: dict[str, Dataset] = {
     "book_issues": Dataset("book_issues", BOOK_ISSUES),
     "option_analytics": Dataset("option_analytics", OPTION_ANALYTICS),
     "svi_fits": Dataset("svi_fits", SVI_FITS),
+    "signals": Dataset("signals", SIGNALS, ("date",)),
+    "orders": Dataset("orders", ORDERS, ("date", "account")),
+    "fills": Dataset("fills", FILLS, ("date", "account")),
+    "positions": Dataset("positions", POSITIONS, ("date", "account")),
+    "pnl": Dataset("pnl", PNL, ("date", "account")),
+    "risk_events": Dataset("risk_events", RISK_EVENTS, ("date", "account")),
     **{f"bars_{i}": Dataset(f"bars_{i}", BARS) for i in BAR_INTERVALS},
 }
 

@@ -52,11 +52,12 @@ def _hive_columns(ds: Dataset) -> list[str]:
 def _dataset_select(ds: Dataset, lake_root: str, has_files: bool) -> str:
     hive = _hive_columns(ds)
     if not has_files:
-        typed = [f"CAST(NULL AS {_duckdb_type(f.type)}) AS {f.name}" for f in ds.schema]
+        typed = [f'CAST(NULL AS {_duckdb_type(f.type)}) AS "{f.name}"' for f in ds.schema]
         typed += [f"CAST(NULL AS {'DATE' if k == 'date' else 'VARCHAR'}) AS {k}" for k in hive]
         return "SELECT " + ", ".join(typed) + " WHERE false"
     glob = dataset_glob(lake_root, ds.name, len(ds.partition_by))
-    casts = [f"CAST({f.name} AS {_duckdb_type(f.type)}) AS {f.name}" for f in ds.schema]
+    # Quoted: some columns are SQL keywords (the signal log's ``offset``).
+    casts = [f'CAST("{f.name}" AS {_duckdb_type(f.type)}) AS "{f.name}"' for f in ds.schema]
     hive_types = ", ".join(f"'{k}': {'DATE' if k == 'date' else 'VARCHAR'}" for k in ds.partition_by)
     source = (
         f"read_parquet({_sql_literal(glob)}, hive_partitioning = true, union_by_name = true, "
@@ -74,6 +75,12 @@ _DESCRIPTIONS = {
     "book_issues": "problems found replaying the book: sequence gaps and regressions, crossed books, bad rows",
     "option_analytics": "option chains with implied volatility of the mid, greeks and the fitted smile",
     "svi_fits": "one raw-SVI smile per underlying and expiry with butterfly and calendar checks",
+    "signals": "the signal log: targets (position or weight) from models and optimisers, by offset",
+    "orders": "every order of an account with its latest state, fills, fees and the reason it ended",
+    "fills": "every execution of our orders: price, quantity, fee, maker/taker, venue",
+    "positions": "position snapshots per symbol: quantity, average cost, mark, realised and unrealised PnL",
+    "pnl": "the account's equity curve: cash, equity, exposures, realised/unrealised PnL and fees",
+    "risk_events": "risk manager decisions: denied orders, limit breaches, trading-state changes, kill switch",
 }
 
 

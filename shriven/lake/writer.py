@@ -50,7 +50,10 @@ _MONOTONIC = ("ts", "trade_id", "seq")
 def parquet_options(schema: pa.Schema) -> dict[str, object]:
     """Parquet settings for a lake file: LZ4 (decodes 2.7x cheaper than snappy, measured),
     delta encoding for rising integer columns, dictionaries for the rest, statistics on."""
-    delta = [c for c in _MONOTONIC if c in schema.names]
+    delta = [
+        c for c in _MONOTONIC
+        if c in schema.names and (pa.types.is_integer(schema.field(c).type) or pa.types.is_timestamp(schema.field(c).type))
+    ]  # fmt: skip
     return {
         "compression": "lz4",
         "use_dictionary": [c for c in schema.names if c not in delta],

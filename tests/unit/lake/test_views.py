@@ -33,10 +33,8 @@ DUCKDB_TYPES = {
 def _expected_columns(name: str) -> list[tuple[str, str]]:
     ds = DATASETS[name]
     cols = [(f.name, DUCKDB_TYPES[f.type]) for f in ds.schema]
-    cols.append(("date", "DATE"))
-    if name == "quarantine":
-        cols.append(("origin", "VARCHAR"))
-    return cols
+    hive = [k for k in ds.partition_by if k not in ds.schema.names]
+    return cols + [(k, "DATE" if k == "date" else "VARCHAR") for k in hive]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, view: str) -> list[tuple[str, str]]:
