@@ -1,0 +1,277 @@
+"""Numba kernels of the risk manager (private; ``shriven.risk.batch`` wraps them).
+
+The same checks, in the same order and with the same float arithmetic, as
+:meth:`shriven.risk.engine.RiskEngine.check` (a property test holds them equal), over arrays a
+compiled event loop owns:
+
+* ``lim[n_symbols, L_*]`` float64: per-instrument limits (``inf`` = off);
+* ``sym[n_symbols, Y_*]`` float64: per-instrument state (reference 0.0 = none yet);
+* ``acc[A_*]`` float64: account state; ``par[P_*]`` float64: account limits;
+* ``ist[I_*]`` int64: trading state, working-order count, rate-ring head, breach flags;
+* ``ring[max_orders_per_second]`` int64: ``ts`` of the last passing orders (oldest at the head).
+
+A compiled loop calls :func:`check_order` per order (it counts a passing order in the rate
+ring, nothing else) and the ``on_*`` helpers to feed state. Reasons are ``RiskReason`` ints.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from shriven.model.enums import RiskReason
+
+#: ``lim`` columns: tick size, lot size, exchange min and max order quantity.
+L_TICK = 0
+L_LOT = 1
+L_MIN_QTY = 2
+L_MAX_QTY = 3
+#: Our per-order quantity and notional limits, and the absolute position limit.
+L_MAX_ORDER_QTY = 4
+L_MAX_ORDER_NOTIONAL = 5
+L_MAX_POSITION = 6
+#: 1.0 when the symbol is restricted.
+L_RESTRICTED = 7
+N_LIM = 8
+
+#: ``sym`` columns: reference price (0.0: none), position, working buy and sell quantity.
+Y_REFERENCE = 0
+Y_POSITION = 1
+Y_WORKING_BUY = 2
+Y_WORKING_SELL = 3
+N_SYM = 4
+
+#: ``acc``: gross exposure, net exposure, working-order notional, buying power (equity * leverage).
+A_GROSS = 0
+A_NET = 1
+A_OPEN_NOTIONAL = 2
+A_BUYING_POWER = 3
+N_ACC = 4
+
+#: ``par``: max gross, max net, price collar (+ ``COLLAR_SLACK``), max open orders, 1.0 when limit orders need a reference.
+P_MAX_GROSS = 0
+P_MAX_NET = 1
+P_COLLAR = 2
+P_MAX_OPEN_ORDERS = 3
+P_LIMIT_NEEDS_REFERENCE = 4
+N_PAR = 5
+
+#: ``ist``: trading state (``TradingState``), working orders, rate-ring head, breach flags (0/1).
+I_STATE = 0
+I_WORKING = 1
+I_RING_HEAD = 2
+I_DAILY_BREACHED = 3
+I_DRAWDOWN_BREACHED = 4
+N_IST = 5
+
+#: Ring entries older than any real order: an empty window.
+RING_EMPTY = -(2**62)
+WINDOW_NS = 1_000_000_000
+#: Relative tolerance of the tick and lot tests: ``x / step`` is on the grid when its fractional
+#: part ``f`` (exact in floats) has ``min(f, 1 - f) <= TOLERANCE * x / step``.
+TOLERANCE = 1e-9
+#: Added to the price collar: absorbs the rounding of ``price / reference - 1``.
+COLLAR_SLACK = 1e-9
+#: A reducing order may close the position up to this relative slack (float noise).
+REDUCE_SLACK = 1.0 + 1e-9
+
+BUY = 1
+SELL = 2
+LIMIT = 1
+MARKET = 2
+IOC = 3
+FOK = 4
+POST_ONLY = 5
+ACTIVE = 0
+REDUCING = 1
+HALTED = 2
+
+R_NONE = int(RiskReason.NONE)
+R_HALTED = int(RiskReason.HALTED)
+R_REDUCE_ONLY = int(RiskReason.REDUCE_ONLY)
+R_RESTRICTED_SYMBOL = int(RiskReason.RESTRICTED_SYMBOL)
+R_UNKNOWN_SYMBOL = int(RiskReason.UNKNOWN_SYMBOL)
+R_BAD_SIDE = int(RiskReason.BAD_SIDE)
+R_BAD_QUANTITY = int(RiskReason.BAD_QUANTITY)
+R_BAD_PRICE = int(RiskReason.BAD_PRICE)
+R_PRICE_NOT_ON_TICK = int(RiskReason.PRICE_NOT_ON_TICK)
+R_QUANTITY_NOT_ON_LOT = int(RiskReason.QUANTITY_NOT_ON_LOT)
+R_QUANTITY_BELOW_MIN = int(RiskReason.QUANTITY_BELOW_MIN)
+R_QUANTITY_ABOVE_MAX = int(RiskReason.QUANTITY_ABOVE_MAX)
+R_MAX_ORDER_QUANTITY = int(RiskReason.MAX_ORDER_QUANTITY)
+R_MAX_ORDER_NOTIONAL = int(RiskReason.MAX_ORDER_NOTIONAL)
+R_PRICE_COLLAR = int(RiskReason.PRICE_COLLAR)
+R_NO_REFERENCE_PRICE = int(RiskReason.NO_REFERENCE_PRICE)
+R_POSITION_LIMIT = int(RiskReason.POSITION_LIMIT)
+R_GROSS_EXPOSURE = int(RiskReason.GROSS_EXPOSURE)
+R_NET_EXPOSURE = int(RiskReason.NET_EXPOSURE)
+R_ORDER_RATE = int(RiskReason.ORDER_RATE)
+R_MAX_OPEN_ORDERS = int(RiskReason.MAX_OPEN_ORDERS)
+R_DAILY_LOSS = int(RiskReason.DAILY_LOSS)
+R_DRAWDOWN = int(RiskReason.DRAWDOWN)
+R_BUYING_POWER = int(RiskReason.BUYING_POWER)
+R_UNKNOWN_ORDER_TYPE = int(RiskReason.UNKNOWN_ORDER_TYPE)
+
+#: One order for :func:`check_orders`: symbol is the instrument's index in the config, price NaN
+#: for market orders, reduce_only 0/1.
+ORDER_DTYPE = np.dtype(
+    [
+        ("ts", np.int64),
+        ("quantity", np.float64),
+        ("price", np.float64),
+        ("symbol", np.int32),
+        ("side", np.int8),
+        ("order_type", np.int8),
+        ("reduce_only", np.int8),
+    ],
+    align=True,
+)
+
+
+@njit(cache=True, inline="always")
+def check_order(lim, sym, acc, par, ist, ring, s, side, order_type, q, price, ts, reduce_only):
+    """Reason (int) the order is denied, 0 when it passes; a pass is counted in ``ring``."""
+    n = lim.shape[0]
+    if s < 0 or s >= n:
+        return R_UNKNOWN_SYMBOL
+    if side == BUY:
+        buy = True
+    elif side == SELL:
+        buy = False
+    else:
+        return R_BAD_SIDE
+    if order_type == LIMIT or order_type == IOC or order_type == FOK or order_type == POST_ONLY:
+        market = False
+    elif order_type == MARKET:
+        market = True
+    else:
+        return R_UNKNOWN_ORDER_TYPE
+    if not (q > 0.0 and q < np.inf):
+        return R_BAD_QUANTITY
+    if not market:
+        if not (price > 0.0 and price < np.inf):
+            return R_BAD_PRICE
+        r = price / lim[s, L_TICK]
+        f = r - np.floor(r)
+        if not (f <= TOLERANCE * r or 1.0 - f <= TOLERANCE * r):
+            return R_PRICE_NOT_ON_TICK
+    r = q / lim[s, L_LOT]
+    f = r - np.floor(r)
+    if not (f <= TOLERANCE * r or 1.0 - f <= TOLERANCE * r):
+        return R_QUANTITY_NOT_ON_LOT
+    if q < lim[s, L_MIN_QTY]:
+        return R_QUANTITY_BELOW_MIN
+    if q > lim[s, L_MAX_QTY]:
+        return R_QUANTITY_ABOVE_MAX
+    state = ist[I_STATE]
+    if state == HALTED:
+        return R_HALTED
+    if lim[s, L_RESTRICTED] != 0.0:
+        return R_RESTRICTED_SYMBOL
+    p = sym[s, Y_POSITION]
+    if buy:
+        working = sym[s, Y_WORKING_BUY]
+        reduces = p < 0.0 and working + q <= -p * REDUCE_SLACK
+    else:
+        working = sym[s, Y_WORKING_SELL]
+        reduces = p > 0.0 and working + q <= p * REDUCE_SLACK
+    if not reduces:
+        if state == REDUCING or reduce_only:
+            return R_REDUCE_ONLY
+        if ist[I_DAILY_BREACHED] != 0:
+            return R_DAILY_LOSS
+        if ist[I_DRAWDOWN_BREACHED] != 0:
+            return R_DRAWDOWN
+    if q > lim[s, L_MAX_ORDER_QTY]:
+        return R_MAX_ORDER_QUANTITY
+    ref = sym[s, Y_REFERENCE]
+    if market:
+        if ref == 0.0:
+            return R_NO_REFERENCE_PRICE
+        px = ref
+    else:
+        if ref == 0.0:
+            if par[P_LIMIT_NEEDS_REFERENCE] != 0.0:
+                return R_NO_REFERENCE_PRICE
+        elif abs(price / ref - 1.0) > par[P_COLLAR]:
+            return R_PRICE_COLLAR
+        px = price
+    notional = q * px
+    if notional > lim[s, L_MAX_ORDER_NOTIONAL]:
+        return R_MAX_ORDER_NOTIONAL
+    if not reduces:
+        if buy:
+            projected = p + working + q
+            if projected > lim[s, L_MAX_POSITION]:
+                return R_POSITION_LIMIT
+        else:
+            projected = p - working - q
+            if -projected > lim[s, L_MAX_POSITION]:
+                return R_POSITION_LIMIT
+        if ref != 0.0:
+            if acc[A_GROSS] + (abs(projected) - abs(p)) * ref > par[P_MAX_GROSS]:
+                return R_GROSS_EXPOSURE
+            if abs(acc[A_NET] + (projected - p) * ref) > par[P_MAX_NET]:
+                return R_NET_EXPOSURE
+        if acc[A_GROSS] + acc[A_OPEN_NOTIONAL] + notional > acc[A_BUYING_POWER]:
+            return R_BUYING_POWER
+    if ist[I_WORKING] >= par[P_MAX_OPEN_ORDERS]:
+        return R_MAX_OPEN_ORDERS
+    head = ist[I_RING_HEAD]
+    if ring[head] > ts - WINDOW_NS:
+        return R_ORDER_RATE
+    ring[head] = ts
+    head += 1
+    ist[I_RING_HEAD] = 0 if head == ring.shape[0] else head
+    return R_NONE
+
+
+@njit(cache=True)
+def check_orders(lim, sym, acc, par, ist, ring, orders, out):
+    """Check ``orders`` (``ORDER_DTYPE``) in turn into ``out`` (int8 reasons)."""
+    for i in range(orders.shape[0]):
+        o = orders[i]
+        out[i] = check_order(
+            lim, sym, acc, par, ist, ring,
+            o.symbol, o.side, o.order_type, o.quantity, o.price, o.ts, o.reduce_only != 0,
+        )  # fmt: skip
+
+
+@njit(cache=True, inline="always")
+def on_mark(sym, acc, s, price):
+    """New reference price of symbol ``s`` (not finite or <= 0: none)."""
+    if not (price > 0.0 and price < np.inf):
+        price = 0.0
+    p = sym[s, Y_POSITION]
+    old = sym[s, Y_REFERENCE]
+    acc[A_GROSS] += abs(p) * price - abs(p) * old
+    acc[A_NET] += p * price - p * old
+    sym[s, Y_REFERENCE] = price
+
+
+@njit(cache=True, inline="always")
+def on_position(sym, acc, s, position):
+    """New position of symbol ``s`` (signed base units)."""
+    ref = sym[s, Y_REFERENCE]
+    old = sym[s, Y_POSITION]
+    acc[A_GROSS] += abs(position) * ref - abs(old) * ref
+    acc[A_NET] += position * ref - old * ref
+    sym[s, Y_POSITION] = position
+
+
+@njit(cache=True, inline="always")
+def on_order_opened(sym, acc, ist, s, side, q, value_price):
+    """An order became working: ``value_price`` is its limit price (the reference for a market)."""
+    sym[s, Y_WORKING_BUY if side == BUY else Y_WORKING_SELL] += q
+    acc[A_OPEN_NOTIONAL] += q * value_price
+    ist[I_WORKING] += 1
+
+
+@njit(cache=True, inline="always")
+def on_order_reduced(sym, acc, ist, s, side, q, value_price, closed):
+    """``q`` of a working order filled or left; ``closed`` when the order stops working."""
+    col = Y_WORKING_BUY if side == BUY else Y_WORKING_SELL
+    sym[s, col] = max(0.0, sym[s, col] - q)
+    acc[A_OPEN_NOTIONAL] = max(0.0, acc[A_OPEN_NOTIONAL] - q * value_price)
+    if closed:
+        ist[I_WORKING] = max(0, ist[I_WORKING] - 1)

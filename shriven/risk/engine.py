@@ -1,0 +1,821 @@
+"""The pre-trade risk manager: every order passes :meth:`RiskEngine.check` before the OMS.
+
+Checks, in this order; the first failure is the reason (``RiskReason``), ``NONE`` passes:
+
+1. ``UNKNOWN_SYMBOL``: not in the config.
+2. ``BAD_SIDE``: not BUY/SELL. 3. ``UNKNOWN_ORDER_TYPE``.
+4. ``BAD_QUANTITY``: NaN, infinite or not positive.
+5. ``BAD_PRICE``: a non-market order whose price is missing, NaN, infinite or not positive
+   (a market order's price is ignored). 6. ``PRICE_NOT_ON_TICK``. 7. ``QUANTITY_NOT_ON_LOT``
+   (relative tolerance 1e-9). 8. ``QUANTITY_BELOW_MIN``. 9. ``QUANTITY_ABOVE_MAX`` (exchange).
+10. ``HALTED``: trading is halted. 11. ``RESTRICTED_SYMBOL``.
+12. ``REDUCE_ONLY``: trading is REDUCING, or the order is ``reduce_only``, and the order does
+    not *reduce*: a buy against a short (a sell against a long) whose quantity plus the working
+    orders of its side does not exceed ``|position|`` (so it never crosses zero).
+13. ``DAILY_LOSS`` / 14. ``DRAWDOWN``: the limit is breached right now and the order does not
+    reduce (reached only when trading was set ACTIVE again during a breach).
+15. ``MAX_ORDER_QUANTITY``.
+16. ``NO_REFERENCE_PRICE``: no :meth:`mark` yet, for a market order, or for any order when the
+    price collar or an exposure/leverage limit is on.
+17. ``PRICE_COLLAR``: ``|limit / reference - 1| > price_collar + 1e-9`` (the slack absorbs the
+    rounding of the division, so a price exactly at the collar passes; market orders pass).
+18. ``MAX_ORDER_NOTIONAL``: quantity times the limit price (the reference for a market order).
+19-22. Exposure limits, skipped by an order that reduces (a breached limit never blocks its own
+    cure). ``POSITION_LIMIT``: worst case ``position + working buys + order`` (a buy) or
+    ``position - working sells - order`` (a sell) beyond ``max_position``. ``GROSS_EXPOSURE``
+    and ``NET_EXPOSURE``: the account's with this symbol's position replaced by that worst case,
+    at the reference. ``BUYING_POWER``: gross exposure + working-order notional + the order's
+    notional above ``equity * max_leverage`` (no equity reported yet: equity 0).
+23. ``MAX_OPEN_ORDERS``: working orders already at the limit.
+24. ``ORDER_RATE``: ``max_orders_per_second`` passing orders already have ``ts`` in
+    ``(request.ts - 1 s, request.ts]``. Last, so that only an order that passes is counted.
+
+``check`` never raises on a bad order (wrong types included) and changes no state but the rate
+window; a denial calls the listener with a DENIED event. The engine feeds positions, marks,
+working orders and equity through the O(1) ``mark``/``order_*``/``position_changed``/
+``equity_changed`` methods. ``shriven.risk._kernels.check_order`` is the same check compiled.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from shriven.model.enums import OrderType, RiskReason, Side, TradingState
+from shriven.model.records import OrderRequest
+from shriven.risk import _kernels as k
+from shriven.risk.config import RiskConfig
+from shriven.risk.events import RiskEvent, RiskEventKind
+
+__all__ = ["CHECK_ORDER", "RiskEngine", "RiskKernelState"]
+
+_INF = math.inf
+_floor = math.floor
+_TOL = k.TOLERANCE
+_SLACK = k.REDUCE_SLACK
+_WINDOW = k.WINDOW_NS
+
+#: The checks in the order they run (the first failure is the reason).
+CHECK_ORDER: tuple[RiskReason, ...] = (
+    RiskReason.UNKNOWN_SYMBOL,
+    RiskReason.BAD_SIDE,
+    RiskReason.UNKNOWN_ORDER_TYPE,
+    RiskReason.BAD_QUANTITY,
+    RiskReason.BAD_PRICE,
+    RiskReason.PRICE_NOT_ON_TICK,
+    RiskReason.QUANTITY_NOT_ON_LOT,
+    RiskReason.QUANTITY_BELOW_MIN,
+    RiskReason.QUANTITY_ABOVE_MAX,
+    RiskReason.HALTED,
+    RiskReason.RESTRICTED_SYMBOL,
+    RiskReason.REDUCE_ONLY,
+    RiskReason.DAILY_LOSS,
+    RiskReason.DRAWDOWN,
+    RiskReason.MAX_ORDER_QUANTITY,
+    RiskReason.NO_REFERENCE_PRICE,
+    RiskReason.PRICE_COLLAR,
+    RiskReason.MAX_ORDER_NOTIONAL,
+    RiskReason.POSITION_LIMIT,
+    RiskReason.GROSS_EXPOSURE,
+    RiskReason.NET_EXPOSURE,
+    RiskReason.BUYING_POWER,
+    RiskReason.MAX_OPEN_ORDERS,
+    RiskReason.ORDER_RATE,
+)
+
+# Cached members: no enum lookup on the hot path.
+_NONE = RiskReason.NONE
+_R = RiskReason
+_ACTIVE = TradingState.ACTIVE
+_REDUCING = TradingState.REDUCING
+_HALTED = TradingState.HALTED
+_BUY = Side.BUY
+_SELL = Side.SELL
+_LIMIT = OrderType.LIMIT
+_MARKET = OrderType.MARKET
+_IOC = OrderType.IOC
+_FOK = OrderType.FOK
+_POST_ONLY = OrderType.POST_ONLY
+_FLOAT_MAX = sys.float_info.max
+#: Smallest positive float: ``q >= _TINY`` is ``q > 0``.
+_TINY = 5e-324
+_BREACH_STATES = {"halted": _HALTED, "reducing": _REDUCING}
+
+
+class _Slot:
+    """One instrument: its limits (read-only) and the state the engine feeds."""
+
+    __slots__ = (
+        "index",
+        "symbol",
+        "tick",
+        "lot",
+        "min_quantity",
+        "max_quantity",
+        "max_order_quantity",
+        "max_order_notional",
+        "max_position",
+        "restricted",
+        "reference",
+        "position",
+        "working_buy",
+        "working_sell",
+        "q_low",
+        "q_high",
+    )
+
+    def __init__(self, index: int, limits: Any, restricted: bool) -> None:
+        self.index = index
+        self.symbol = limits.symbol
+        self.tick = float(limits.tick_size)
+        self.lot = float(limits.lot_size)
+        self.min_quantity = float(limits.min_quantity)
+        self.max_quantity = float(limits.max_quantity)
+        self.max_order_quantity = float(limits.max_order_quantity)
+        self.max_order_notional = float(limits.max_order_notional)
+        self.max_position = float(limits.max_position)
+        self.restricted = restricted
+        self.reference = 0.0
+        self.position = 0.0
+        self.working_buy = 0.0
+        self.working_sell = 0.0
+        # Fast-path quantity window: positive, within both maxima, finite; empty if restricted.
+        self.q_low = max(self.min_quantity, _TINY)
+        self.q_high = (
+            -1.0 if restricted else min(self.max_quantity, self.max_order_quantity, _FLOAT_MAX)
+        )
+
+
+class _Working:
+    """A working order: what it adds to working quantity and open notional."""
+
+    __slots__ = ("slot", "buy", "quantity", "remaining", "value_price")
+
+    def __init__(self, slot: _Slot, buy: bool, quantity: float, value_price: float) -> None:
+        self.slot = slot
+        self.buy = buy
+        self.quantity = quantity
+        self.remaining = quantity
+        self.value_price = value_price
+
+
+class RiskKernelState(msgspec.Struct, frozen=True, kw_only=True):
+    """The engine's state as the arrays of ``shriven.risk._kernels`` (see its docstring)."""
+
+    symbols: tuple[str, ...]
+    lim: np.ndarray
+    sym: np.ndarray
+    acc: np.ndarray
+    par: np.ndarray
+    ist: np.ndarray
+    ring: np.ndarray
+
+
+class RiskEngine:
+    """Pre-trade checks against configured limits and the state the trading engine feeds in."""
+
+    __slots__ = (
+        "_breach_state",
+        "_breached",
+        "_buying_power",
+        "_collar",
+        "_collar_high",
+        "_collar_low",
+        "_fast",
+        "_config",
+        "_daily_breached",
+        "_daily_loss_limit",
+        "_drawdown_breached",
+        "_equity",
+        "_gross",
+        "_head",
+        "_limit_needs_reference",
+        "_listener",
+        "_max_drawdown",
+        "_max_gross",
+        "_max_leverage",
+        "_max_net",
+        "_max_open",
+        "_n_working",
+        "_net",
+        "_open_notional",
+        "_orders",
+        "_peak",
+        "_ring",
+        "_ring_len",
+        "_slot_list",
+        "_slots",
+        "_start_equity",
+        "_state",
+        "_state_code",
+    )
+
+    def __init__(
+        self, config: RiskConfig, *, listener: Callable[[RiskEvent], None] | None = None
+    ) -> None:
+        limits = config.limits
+        restricted = frozenset(limits.restricted)
+        self._config = config
+        self._listener = listener
+        self._slot_list = [
+            _Slot(i, inst, inst.symbol in restricted) for i, inst in enumerate(config.instruments)
+        ]
+        self._slots = {s.symbol: s for s in self._slot_list}
+        self._max_gross = float(limits.max_gross_exposure)
+        self._max_net = float(limits.max_net_exposure)
+        self._max_open = limits.max_open_orders
+        self._collar = float(limits.price_collar) + k.COLLAR_SLACK
+        self._daily_loss_limit = float(limits.daily_loss_limit)
+        self._max_drawdown = float(limits.max_drawdown)
+        self._max_leverage = float(limits.max_leverage)
+        self._breach_state = _BREACH_STATES[limits.breach_state]
+        self._limit_needs_reference = (
+            limits.price_collar < _INF
+            or self._max_gross < _INF
+            or self._max_net < _INF
+            or self._max_leverage < _INF
+        )
+        # Fast-path collar window: implies a positive, finite price.
+        self._collar_low = -self._collar if self._collar < 1.0 else math.nextafter(-1.0, 0.0)
+        self._collar_high = min(self._collar, _FLOAT_MAX)
+        self._state = _ACTIVE
+        self._state_code = 0
+        self._fast = True
+        self._orders: dict[str, _Working] = {}
+        self._gross = 0.0
+        self._net = 0.0
+        self._open_notional = 0.0
+        self._equity = 0.0
+        self._peak = -_INF
+        self._start_equity: float | None = None
+        self._buying_power = _INF if self._max_leverage == _INF else 0.0
+        self._daily_breached = False
+        self._drawdown_breached = False
+        self._breached = False
+        self._n_working = 0
+        self._ring = [k.RING_EMPTY] * limits.max_orders_per_second
+        self._ring_len = limits.max_orders_per_second
+        self._head = 0
+
+    # ------------------------------------------------------------------ the check
+
+    def check(self, request: OrderRequest) -> RiskReason:
+        """First check the order fails (module docstring order), ``RiskReason.NONE`` if none."""
+        # Fast path: sufficient conditions for a pass, with merged comparisons; anything else
+        # (a denial, an unusual field type, a reducing order...) goes the ordered way.
+        try:
+            s = self._slots[request.symbol]
+            q = request.quantity
+            if not (self._fast and s.q_low <= q <= s.q_high) or request.reduce_only:
+                return self._check_ordered(request)
+            ot = request.order_type
+            ref = s.reference
+            if ot is _LIMIT or ot is _IOC or ot is _FOK or ot is _POST_ONLY:
+                price = request.price
+                d = price / ref - 1.0
+                if not self._collar_low <= d <= self._collar_high:
+                    return self._check_ordered(request)
+                r = price / s.tick
+                f = r % 1.0
+                if not (f <= _TOL * r or 1.0 - f <= _TOL * r):
+                    return self._check_ordered(request)
+            elif ot is _MARKET and ref > 0.0:
+                price = ref
+            else:
+                return self._check_ordered(request)
+            r = q / s.lot
+            f = r % 1.0
+            if not (f <= _TOL * r or 1.0 - f <= _TOL * r):
+                return self._check_ordered(request)
+            notional = q * price
+            if notional > s.max_order_notional:
+                return self._check_ordered(request)
+            p = s.position
+            side = request.side
+            if side is _BUY:
+                projected = p + s.working_buy + q
+                if projected > s.max_position:
+                    return self._check_ordered(request)
+            elif side is _SELL:
+                projected = p - s.working_sell - q
+                if -projected > s.max_position:
+                    return self._check_ordered(request)
+            else:
+                return self._check_ordered(request)
+            gross = self._gross
+            if (
+                gross
+                + ((projected if projected >= 0.0 else -projected) - (p if p >= 0.0 else -p)) * ref
+                > self._max_gross
+            ):
+                return self._check_ordered(request)
+            net = self._net + (projected - p) * ref
+            if not -self._max_net <= net <= self._max_net:
+                return self._check_ordered(request)
+            if gross + self._open_notional + notional > self._buying_power:
+                return self._check_ordered(request)
+            if self._n_working >= self._max_open:
+                return self._check_ordered(request)
+            ts = request.ts
+            ring = self._ring
+            head = self._head
+            if ring[head] > ts - _WINDOW:
+                return self._check_ordered(request)
+            ring[head] = ts
+            head += 1
+            self._head = 0 if head == self._ring_len else head
+            return _NONE
+        except Exception:
+            return self._check_ordered(request)
+
+    def _check_ordered(self, request: OrderRequest) -> RiskReason:
+        """Every check in the documented order (the fast path's fallback; the kernel's twin)."""
+        try:
+            s = self._slots.get(request.symbol)
+            if s is None:
+                return self._deny(_R.UNKNOWN_SYMBOL, request)
+            side = request.side
+            if side is _BUY or side is _SELL:
+                buy = side is _BUY
+            elif side == 1 or side == 2:
+                buy = side == 1
+            else:
+                return self._deny(_R.BAD_SIDE, request)
+            ot = request.order_type
+            if ot is _LIMIT:
+                market = False
+            elif ot is _MARKET or ot == 2:
+                market = True
+            elif ot == 1 or ot == 3 or ot == 4 or ot == 5:
+                market = False
+            else:
+                return self._deny(_R.UNKNOWN_ORDER_TYPE, request)
+            q = request.quantity
+            if not 0.0 < q < _INF:
+                return self._deny(_R.BAD_QUANTITY, request)
+            price = request.price
+            if not market:
+                if price is None or not 0.0 < price < _INF:
+                    return self._deny(_R.BAD_PRICE, request)
+                r = price / s.tick
+                f = r % 1.0
+                if not (f <= _TOL * r or 1.0 - f <= _TOL * r):
+                    return self._deny(_R.PRICE_NOT_ON_TICK, request, price, s.tick)
+            r = q / s.lot
+            f = r % 1.0
+            if not (f <= _TOL * r or 1.0 - f <= _TOL * r):
+                return self._deny(_R.QUANTITY_NOT_ON_LOT, request, q, s.lot)
+            if q < s.min_quantity:
+                return self._deny(_R.QUANTITY_BELOW_MIN, request, q, s.min_quantity)
+            if q > s.max_quantity:
+                return self._deny(_R.QUANTITY_ABOVE_MAX, request, q, s.max_quantity)
+            state = self._state_code
+            if state == 2:
+                return self._deny(_R.HALTED, request)
+            if s.restricted:
+                return self._deny(_R.RESTRICTED_SYMBOL, request)
+            p = s.position
+            if buy:
+                working = s.working_buy
+                reduces = p < 0.0 and working + q <= -p * _SLACK
+            else:
+                working = s.working_sell
+                reduces = p > 0.0 and working + q <= p * _SLACK
+            if not reduces:
+                if state == 1 or request.reduce_only:
+                    return self._deny(_R.REDUCE_ONLY, request, working + q, abs(p))
+                if self._breached:
+                    if self._daily_breached:
+                        return self._deny(_R.DAILY_LOSS, request)
+                    return self._deny(_R.DRAWDOWN, request)
+            if q > s.max_order_quantity:
+                return self._deny(_R.MAX_ORDER_QUANTITY, request, q, s.max_order_quantity)
+            ref = s.reference
+            if market:
+                if ref == 0.0:
+                    return self._deny(_R.NO_REFERENCE_PRICE, request)
+                px = ref
+            else:
+                if ref == 0.0:
+                    if self._limit_needs_reference:
+                        return self._deny(_R.NO_REFERENCE_PRICE, request)
+                else:
+                    d = price / ref - 1.0
+                    if d > self._collar or -d > self._collar:
+                        return self._deny(_R.PRICE_COLLAR, request, d, self._collar)
+                px = price
+            notional = q * px
+            if notional > s.max_order_notional:
+                return self._deny(_R.MAX_ORDER_NOTIONAL, request, notional, s.max_order_notional)
+            if not reduces:
+                if buy:
+                    projected = p + working + q
+                    if projected > s.max_position:
+                        return self._deny(_R.POSITION_LIMIT, request, projected, s.max_position)
+                else:
+                    projected = p - working - q
+                    if -projected > s.max_position:
+                        return self._deny(_R.POSITION_LIMIT, request, projected, s.max_position)
+                gross = self._gross
+                if ref != 0.0:
+                    after = (
+                        gross
+                        + (
+                            (projected if projected >= 0.0 else -projected)
+                            - (p if p >= 0.0 else -p)
+                        )
+                        * ref
+                    )
+                    if after > self._max_gross:
+                        return self._deny(_R.GROSS_EXPOSURE, request, after, self._max_gross)
+                    after = self._net + (projected - p) * ref
+                    if after > self._max_net or -after > self._max_net:
+                        return self._deny(_R.NET_EXPOSURE, request, after, self._max_net)
+                used = gross + self._open_notional + notional
+                if used > self._buying_power:
+                    return self._deny(_R.BUYING_POWER, request, used, self._buying_power)
+            if self._n_working >= self._max_open:
+                return self._deny(_R.MAX_OPEN_ORDERS, request, self._n_working, self._max_open)
+            ts = request.ts
+            ring = self._ring
+            head = self._head
+            if ring[head] > ts - _WINDOW:
+                return self._deny(_R.ORDER_RATE, request, self._ring_len, self._ring_len)
+            ring[head] = ts
+            head += 1
+            self._head = 0 if head == self._ring_len else head
+            return _NONE
+        except Exception:
+            clean = _sanitized(request)
+            if clean is None:
+                raise
+            return self._check_ordered(clean)
+
+    def _deny(
+        self,
+        reason: RiskReason,
+        request: OrderRequest,
+        value: float = math.nan,
+        limit: float = math.nan,
+    ) -> RiskReason:
+        if self._listener is not None:
+            detail = (
+                f"{_side_name(request.side)} {request.quantity} @ {request.price}"
+                f" ({_type_name(request.order_type)})"
+            )
+            if value == value:
+                detail += f"; value {value:.10g} limit {limit:.10g}"
+            self._emit(
+                RiskEventKind.DENIED,
+                reason,
+                request.ts,
+                symbol=str(request.symbol),
+                client_order_id=str(request.client_order_id),
+                detail=detail,
+            )
+        return reason
+
+    # ------------------------------------------------------------------ state fed in
+
+    @property
+    def state(self) -> TradingState:
+        """What trading may do now (ACTIVE, REDUCING or HALTED)."""
+        return self._state
+
+    @property
+    def working_orders(self) -> int:
+        """Orders opened and not yet closed (they count against ``max_open_orders``)."""
+        return len(self._orders)
+
+    @property
+    def config(self) -> RiskConfig:
+        """The configuration the engine was built from."""
+        return self._config
+
+    def mark(self, symbol: str, price: float) -> None:
+        """New reference price (valuation, collar); not finite or <= 0 clears it (denies safely)."""
+        s = self._slots.get(symbol)
+        if s is None:
+            return
+        if not 0.0 < price < _INF:
+            price = 0.0
+        p = s.position
+        old = s.reference
+        self._gross += abs(p) * price - abs(p) * old
+        self._net += p * price - p * old
+        s.reference = price
+
+    def position_changed(self, symbol: str, position: float) -> None:
+        """New signed position of a configured symbol (others are ignored)."""
+        s = self._slots.get(symbol)
+        if s is None:
+            return
+        if not math.isfinite(position):
+            raise ValueError(f"position of {symbol} must be finite, got {position!r}")
+        ref = s.reference
+        old = s.position
+        self._gross += abs(position) * ref - abs(old) * ref
+        self._net += position * ref - old * ref
+        s.position = position
+
+    def order_opened(self, request: OrderRequest) -> None:
+        """An order the OMS submitted: it now counts as working (repeats and unknowns ignored)."""
+        s = self._slots.get(request.symbol)
+        if s is None or request.client_order_id in self._orders:
+            return
+        buy = request.side == 1
+        q = float(request.quantity)
+        if request.order_type == 2 or request.price is None:
+            value_price = s.reference
+        else:
+            value_price = float(request.price)
+        self._orders[request.client_order_id] = _Working(s, buy, q, value_price)
+        self._n_working += 1
+        if buy:
+            s.working_buy += q
+        else:
+            s.working_sell += q
+        self._open_notional += q * value_price
+
+    def order_filled(self, client_order_id: str, quantity: float) -> None:
+        """Part of a working order filled: less is working (the position comes separately)."""
+        w = self._orders.get(client_order_id)
+        if w is None:
+            return
+        q = min(float(quantity), w.remaining)
+        if not q > 0.0:
+            return
+        w.remaining -= q
+        self._reduce_working(w, q)
+        if w.remaining <= w.quantity * _TOL:
+            self._close(client_order_id, w)
+
+    def order_closed(self, client_order_id: str) -> None:
+        """A working order was filled, canceled, rejected or expired: no longer working."""
+        w = self._orders.get(client_order_id)
+        if w is not None:
+            self._close(client_order_id, w)
+
+    def _reduce_working(self, w: _Working, q: float) -> None:
+        s = w.slot
+        if w.buy:
+            s.working_buy = max(0.0, s.working_buy - q)
+        else:
+            s.working_sell = max(0.0, s.working_sell - q)
+        self._open_notional = max(0.0, self._open_notional - q * w.value_price)
+
+    def _close(self, client_order_id: str, w: _Working) -> None:
+        self._reduce_working(w, w.remaining)
+        w.remaining = 0.0
+        del self._orders[client_order_id]
+        self._n_working -= 1
+        if not self._orders:  # nothing working: drop accumulated float noise
+            self._open_notional = 0.0
+            for s in self._slot_list:
+                s.working_buy = 0.0
+                s.working_sell = 0.0
+
+    def start_day(self, equity: float, ts: int) -> None:
+        """Start a trading day: ``equity`` is the new daily-loss baseline."""
+        self._start_equity = float(equity)
+        self.equity_changed(equity, ts)
+
+    def equity_changed(self, equity: float, ts: int) -> None:
+        """New account equity: buying power, and the daily-loss and drawdown breach checks.
+
+        A breach (the condition turning true) emits one BREACH event and moves trading to
+        ``breach_state`` unless it is already stricter; it stays there until :meth:`set_state`.
+        """
+        equity = float(equity)
+        if not math.isfinite(equity):
+            raise ValueError(f"equity must be finite, got {equity!r}")
+        self._equity = equity
+        if equity > self._peak:
+            self._peak = equity
+        if self._max_leverage < _INF:
+            self._buying_power = equity * self._max_leverage
+        start = self._start_equity
+        loss = 0.0 if start is None else start - equity
+        daily = loss > self._daily_loss_limit
+        drawdown = self._drawdown()
+        dd = drawdown > self._max_drawdown
+        breaches = []
+        if daily and not self._daily_breached:
+            breaches.append(
+                (_R.DAILY_LOSS, f"loss {loss:.10g} limit {self._daily_loss_limit:.10g}")
+            )
+        if dd and not self._drawdown_breached:
+            breaches.append(
+                (_R.DRAWDOWN, f"drawdown {drawdown:.10g} limit {self._max_drawdown:.10g}")
+            )
+        self._daily_breached = daily
+        self._drawdown_breached = dd
+        self._breached = daily or dd
+        self._fast = self._state_code == 0 and not self._breached
+        for reason, detail in breaches:
+            self._emit(RiskEventKind.BREACH, reason, ts, detail=f"{detail}; equity {equity:.10g}")
+        if breaches and self._breach_state > self._state:
+            self._change_state(self._breach_state, breaches[0][0].name.lower(), ts)
+
+    def _drawdown(self) -> float:
+        peak = self._peak
+        return 1.0 - self._equity / peak if peak > 0.0 else 0.0
+
+    def set_state(self, state: TradingState, reason: str, ts: int) -> None:
+        """Move to ``state`` (an operator, the engine); a STATE_CHANGE event when it changes."""
+        state = TradingState(state)
+        if state != self._state:
+            self._change_state(state, reason, ts)
+
+    def kill(self, reason: str, ts: int) -> None:
+        """The kill switch: HALTED, recorded as one KILL_SWITCH event (the engine then cancels)."""
+        self._set(_HALTED)
+        self._emit(RiskEventKind.KILL_SWITCH, reason, ts)
+
+    def _change_state(self, state: TradingState, reason: str, ts: int) -> None:
+        self._set(state)
+        self._emit(RiskEventKind.STATE_CHANGE, reason, ts)
+
+    def _set(self, state: TradingState) -> None:
+        self._state = state
+        self._state_code = int(state)
+        self._fast = self._state_code == 0 and not self._breached
+
+    def _emit(
+        self,
+        kind: RiskEventKind,
+        reason: RiskReason | str,
+        ts: int,
+        *,
+        symbol: str = "",
+        client_order_id: str = "",
+        detail: str = "",
+    ) -> None:
+        if self._listener is None:
+            return
+        ts = ts if isinstance(ts, int) else 0
+        self._listener(
+            RiskEvent(
+                ts=ts,
+                kind=kind,
+                reason=reason,
+                symbol=symbol,
+                client_order_id=client_order_id,
+                trading_state=self._state,
+                detail=detail,
+            )
+        )
+
+    # ------------------------------------------------------------------ read-outs
+
+    def usage(self) -> dict[str, float]:
+        """Limit usage as fractions of the limits (0 when a limit is off), for dashboards."""
+        start = self._start_equity
+        loss = 0.0 if start is None else max(0.0, start - self._equity)
+        window_start = max(self._ring) - _WINDOW  # from the last passing order
+        recent = sum(1 for t in self._ring if t > window_start and t != k.RING_EMPTY)
+        buying_power = self._buying_power
+        used = self._gross + self._open_notional
+        return {
+            "gross_exposure": _fraction(self._gross, self._max_gross),
+            "net_exposure": _fraction(abs(self._net), self._max_net),
+            "open_orders": _fraction(len(self._orders), self._max_open),
+            "order_rate": _fraction(recent, self._ring_len),
+            "daily_loss": _fraction(loss, self._daily_loss_limit),
+            "drawdown": _fraction(max(0.0, self._drawdown()), self._max_drawdown),
+            "buying_power": (
+                0.0 if buying_power == _INF else (used / buying_power if buying_power > 0 else _INF)
+            ),
+        }
+
+    def exposure(self) -> dict[str, float]:
+        """Gross and net exposure, working-order notional and equity (quote currency)."""
+        return {
+            "gross": self._gross,
+            "net": self._net,
+            "open_notional": self._open_notional,
+            "equity": self._equity,
+        }
+
+    def symbol_index(self, symbol: str) -> int:
+        """Index of ``symbol`` in the kernel arrays (-1: unknown)."""
+        s = self._slots.get(symbol)
+        return -1 if s is None else s.index
+
+    def kernel_state(self) -> RiskKernelState:
+        """A copy of the state as the kernel's arrays, for a compiled event loop to own."""
+        n = len(self._slot_list)
+        lim = np.empty((n, k.N_LIM))
+        sym = np.empty((n, k.N_SYM))
+        for s in self._slot_list:
+            lim[s.index] = (
+                s.tick,
+                s.lot,
+                s.min_quantity,
+                s.max_quantity,
+                s.max_order_quantity,
+                s.max_order_notional,
+                s.max_position,
+                1.0 if s.restricted else 0.0,
+            )
+            sym[s.index] = (s.reference, s.position, s.working_buy, s.working_sell)
+        acc = np.array([self._gross, self._net, self._open_notional, self._buying_power])
+        par = np.array(
+            [
+                self._max_gross,
+                self._max_net,
+                self._collar,
+                float(self._max_open),
+                1.0 if self._limit_needs_reference else 0.0,
+            ]
+        )
+        ist = np.array(
+            [
+                self._state_code,
+                len(self._orders),
+                self._head,
+                int(self._daily_breached),
+                int(self._drawdown_breached),
+            ],
+            dtype=np.int64,
+        )
+        return RiskKernelState(
+            symbols=tuple(s.symbol for s in self._slot_list),
+            lim=lim,
+            sym=sym,
+            acc=acc,
+            par=par,
+            ist=ist,
+            ring=np.array(self._ring, dtype=np.int64),
+        )
+
+
+def _fraction(value: float, limit: float) -> float:
+    return 0.0 if limit == _INF else value / limit
+
+
+def _side_name(side: object) -> str:
+    return {1: "buy", 2: "sell"}.get(side, repr(side)) if isinstance(side, int) else repr(side)
+
+
+def _type_name(order_type: object) -> str:
+    if isinstance(order_type, int) and 1 <= order_type <= 5:
+        return ("limit", "market", "ioc", "fok", "post_only")[order_type - 1]
+    return repr(order_type)
+
+
+def _number(value: object) -> float:
+    """A float for int and float values; NaN (a bad value) for anything else, strings included."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return math.nan
+
+
+def _code(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    return -1
+
+
+def _sanitized(request: object) -> OrderRequest | None:
+    """A copy whose fields have the declared types (bad ones made invalid), None if already so."""
+    symbol = getattr(request, "symbol", "")
+    price = getattr(request, "price", None)
+    ts = getattr(request, "ts", 0)
+    clean = OrderRequest(
+        client_order_id=str(getattr(request, "client_order_id", "")),
+        symbol=symbol if isinstance(symbol, str) else "",
+        side=_code(getattr(request, "side", -1)),  # type: ignore[arg-type]
+        quantity=_number(getattr(request, "quantity", math.nan)),
+        order_type=_code(getattr(request, "order_type", -1)),  # type: ignore[arg-type]
+        price=None if price is None else _number(price),
+        reduce_only=bool(getattr(request, "reduce_only", False) is True),
+        ts=ts if isinstance(ts, int) and not isinstance(ts, bool) and abs(ts) < 2**62 else 0,
+    )
+    fields = (
+        "client_order_id",
+        "symbol",
+        "side",
+        "quantity",
+        "order_type",
+        "price",
+        "reduce_only",
+        "ts",
+    )
+    if isinstance(request, OrderRequest) and all(
+        _same(getattr(request, f), getattr(clean, f)) for f in fields
+    ):
+        return None
+    return clean
+
+
+def _same(a: object, b: object) -> bool:
+    return a is b or (type(a) is type(b) and (a == b or (a != a and b != b)))
