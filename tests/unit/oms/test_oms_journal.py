@@ -1,0 +1,270 @@
+"""The journal: framing, group commit, torn tails, damage in the middle, locking, failures."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import msgspec
+import pytest
+from oms_support import event, fill, request
+
+from shriven.model.enums import OrderEventKind as K
+from shriven.model.enums import OrderState
+from shriven.oms import Journal, JournalCorrupt, JournalLocked, SignalConsumed, Snapshot
+from shriven.oms import journal as journal_module
+from shriven.oms.journal import MAGIC, encode_frame
+from shriven.oms.records import OrderSnapshot
+
+RECORDS = [
+    request("a", signal_offset=3, strategy_id="s"),
+    event("a", K.SUBMITTED, venue="sim"),
+    fill("a", 1.5, 101.25, "t1", fee=0.01),
+    SignalConsumed(offset=3, ts=9),
+    Snapshot(
+        last_signal_offset=3,
+        positions={"BTC": 1.5},
+        orders=[
+            OrderSnapshot(
+                request=request("b"),
+                state=OrderState.ACCEPTED,
+                previous_state=OrderState.SUBMITTED,
+                filled_quantity=0.0,
+                avg_fill_price=float("nan"),
+                fees=0.0,
+                venue="sim",
+                venue_order_id="v",
+                reason="",
+                created_ts=1,
+                updated_ts=2,
+                price=100.0,
+                quantity=10.0,
+            )
+        ],
+    ),
+]
+
+
+def _enc(records: list) -> bytes:
+    """Records encoded: equal bytes mean equal records (NaN fields compare unequal otherwise)."""
+    return msgspec.msgpack.encode(records)
+
+
+def _write(path: Path, commits: list[list]) -> list[int]:
+    """Write commits (one frame each); returns the file size after each."""
+    sizes = []
+    with Journal(path, fsync=False) as journal:
+        for commit in commits:
+            if len(commit) == 1:
+                journal.append(commit[0])
+            else:
+                journal.append_many(commit)
+            sizes.append(journal.size)
+    return sizes
+
+
+def test_records_round_trip_in_order(journal_path: Path) -> None:
+    _write(journal_path, [[r] for r in RECORDS])
+    back = list(Journal.replay(journal_path))
+    assert [type(r) for r in back] == [type(r) for r in RECORDS]
+    assert _enc(back) == _enc(RECORDS)
+    assert journal_path.read_bytes().startswith(MAGIC)
+
+
+def test_frame_layout(journal_path: Path) -> None:
+    _write(journal_path, [[RECORDS[0]]])
+    data = journal_path.read_bytes()
+    frame = encode_frame([RECORDS[0]])
+    assert data == MAGIC + frame
+    length = int.from_bytes(frame[:4], "little")
+    assert length == len(frame) - 8
+    import zlib
+
+    assert int.from_bytes(frame[4:8], "little") == zlib.crc32(frame[8:])
+
+
+def test_append_rejects_foreign_objects(journal_path: Path) -> None:
+    with Journal(journal_path, fsync=False) as journal, pytest.raises(TypeError):
+        journal.append("not a record")  # type: ignore[arg-type]
+
+
+def test_reopening_appends_after_the_existing_records(journal_path: Path) -> None:
+    _write(journal_path, [[RECORDS[0]]])
+    _write(journal_path, [[RECORDS[1]]])
+    assert _enc(list(Journal.replay(journal_path))) == _enc(RECORDS[:2])
+
+
+def test_torn_tail_at_every_byte_offset(tmp_path: Path, journal_path: Path) -> None:
+    commits = [[RECORDS[0]], [RECORDS[1], RECORDS[2]], [RECORDS[3]], [RECORDS[4]]]
+    sizes = _write(journal_path, commits)
+    data = journal_path.read_bytes()
+    for cut in range(len(data) + 1):
+        path = tmp_path / f"cut{cut}"
+        path.write_bytes(data[:cut])
+        complete = [c for c, size in zip(commits, sizes, strict=True) if size <= cut]
+        expected = [r for c in complete for r in c]
+        got = list(Journal.replay(path))
+        assert _enc(got) == _enc(expected), cut
+        good = max([len(MAGIC)] + [s for s in sizes if s <= cut]) if cut >= len(MAGIC) else cut
+        assert path.stat().st_size == good, cut  # the torn tail is truncated away
+        with Journal(path, fsync=False) as journal:  # and appending continues cleanly
+            journal.append(RECORDS[3])
+        assert len(list(Journal.replay(path))) == len(expected) + 1
+        path.unlink()
+
+
+def test_group_commit_is_all_or_nothing(journal_path: Path) -> None:
+    sizes = _write(journal_path, [[RECORDS[0]], [RECORDS[1], RECORDS[2], RECORDS[3]]])
+    data = journal_path.read_bytes()
+    journal_path.write_bytes(data[: sizes[1] - 1])
+    assert list(Journal.replay(journal_path)) == [RECORDS[0]]
+
+
+def test_corrupt_last_frame_is_truncated_and_logged(
+    journal_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    sizes = _write(journal_path, [[RECORDS[0]], [RECORDS[1]]])
+    data = bytearray(journal_path.read_bytes())
+    data[-3] ^= 0xFF
+    journal_path.write_bytes(bytes(data))
+    with caplog.at_level(logging.WARNING, logger="shriven.oms"):
+        assert list(Journal.replay(journal_path)) == [RECORDS[0]]
+    assert journal_path.stat().st_size == sizes[0]
+    assert "torn tail" in caplog.text
+
+
+def test_zero_filled_tail_is_truncated(journal_path: Path) -> None:
+    sizes = _write(journal_path, [[RECORDS[0]]])
+    with open(journal_path, "ab") as f:
+        f.write(b"\0" * 4096)  # a file extended but never written (power loss)
+    assert list(Journal.replay(journal_path)) == [RECORDS[0]]
+    assert journal_path.stat().st_size == sizes[0]
+
+
+@pytest.mark.parametrize("where", ["length", "crc", "payload"])
+def test_damage_in_the_middle_raises(journal_path: Path, where: str) -> None:
+    sizes = _write(journal_path, [[RECORDS[0]], [RECORDS[1]], [RECORDS[2]]])
+    data = bytearray(journal_path.read_bytes())
+    start = sizes[0]  # the second frame
+    offset = {"length": start, "crc": start + 5, "payload": start + 12}[where]
+    data[offset] ^= 0x40
+    journal_path.write_bytes(bytes(data))
+    with pytest.raises(JournalCorrupt, match=f"corrupt frame at byte {start}"):
+        list(Journal.replay(journal_path))
+    with pytest.raises(JournalCorrupt):
+        Journal(journal_path, fsync=False)
+    assert journal_path.read_bytes() == bytes(data)  # nothing truncated
+
+
+def test_a_foreign_file_is_refused(journal_path: Path) -> None:
+    journal_path.write_bytes(b"hello world, not a journal")
+    with pytest.raises(JournalCorrupt, match="not an OMS journal"):
+        list(Journal.replay(journal_path))
+    with pytest.raises(JournalCorrupt, match="not an OMS journal"):
+        Journal(journal_path)
+
+
+def test_a_torn_header_is_an_empty_journal(journal_path: Path) -> None:
+    journal_path.write_bytes(MAGIC[:3])
+    assert list(Journal.replay(journal_path)) == []
+    with Journal(journal_path, fsync=False) as journal:
+        journal.append(RECORDS[0])
+    assert list(Journal.replay(journal_path)) == [RECORDS[0]]
+
+
+def test_one_writer_at_a_time(journal_path: Path) -> None:
+    with Journal(journal_path, fsync=False):
+        with pytest.raises(JournalLocked):
+            Journal(journal_path, fsync=False)
+    Journal(journal_path, fsync=False).close()
+
+
+def test_replay_leaves_the_tail_of_a_journal_in_use(journal_path: Path) -> None:
+    sizes = _write(journal_path, [[RECORDS[0]]])
+    with open(journal_path, "ab") as f:
+        f.write(encode_frame([RECORDS[1]])[:-2])  # as if a write were in flight
+    size = journal_path.stat().st_size
+    # Journal() would itself truncate, so hold the lock the way a writer does.
+    import fcntl
+
+    fd = os.open(journal_path, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert list(Journal.replay(journal_path)) == [RECORDS[0]]
+        assert journal_path.stat().st_size == size
+    finally:
+        os.close(fd)
+    list(Journal.replay(journal_path))
+    assert journal_path.stat().st_size == sizes[0]
+
+
+def test_a_failed_write_leaves_no_partial_frame(
+    journal_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(journal_path, fsync=False)
+    journal.append(RECORDS[0])
+    real_write = journal_module._write
+
+    def half_then_fail(fd: int, data: memoryview) -> int:
+        if len(data) > 10:
+            return real_write(fd, data[: len(data) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal_module, "_write", half_then_fail)
+    with pytest.raises(OSError, match="No space"):
+        journal.append(RECORDS[1])
+    monkeypatch.setattr(journal_module, "_write", real_write)
+    with pytest.raises(OSError, match="unusable"):
+        journal.append(RECORDS[2])  # refuse to write after an unknown outcome
+    journal.close()
+    assert list(Journal.replay(journal_path)) == [RECORDS[0]]
+
+
+def test_a_failed_sync_makes_the_journal_unusable(
+    journal_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal = Journal(journal_path, fsync=True)
+
+    def failing_sync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(journal_module, "_sync", failing_sync)
+    with pytest.raises(OSError, match="Input/output"):
+        journal.append(RECORDS[0])
+    with pytest.raises(OSError, match="unusable"):
+        journal.append(RECORDS[0])
+    journal.close()
+
+
+def test_fsync_false_never_syncs(journal_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(journal_module, "_sync", calls.append)
+    with Journal(journal_path, fsync=False) as journal:
+        journal.append(RECORDS[0])
+        journal.append_many(RECORDS[:3])
+    assert calls == []
+
+
+def test_append_many_syncs_once(journal_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    journal = Journal(journal_path, fsync=True)
+    calls: list[int] = []
+    monkeypatch.setattr(journal_module, "_sync", calls.append)
+    journal.append_many(RECORDS[:4])
+    assert len(calls) == 1
+    monkeypatch.undo()
+    journal.close()
+    assert _enc(list(Journal.replay(journal_path))) == _enc(RECORDS[:4])
+
+
+def test_rewrite_replaces_the_contents(journal_path: Path) -> None:
+    journal = Journal(journal_path, fsync=True)
+    journal.append(RECORDS[0])
+    journal.rewrite([RECORDS[3]])
+    journal.append(RECORDS[1])
+    assert journal.size == journal_path.stat().st_size
+    with pytest.raises(JournalLocked):  # the lock moved to the new file
+        Journal(journal_path, fsync=False)
+    journal.close()
+    assert _enc(list(Journal.replay(journal_path))) == _enc([RECORDS[3], RECORDS[1]])
+    assert not list(journal_path.parent.glob("*.compact-tmp"))
