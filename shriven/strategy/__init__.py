@@ -1,0 +1,1 @@
+"""Strategies: the small API the engine calls (``base``) and the built-in strategies."""
