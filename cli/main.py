@@ -62,6 +62,29 @@ def _parser() -> argparse.ArgumentParser:
         help="open data/warehouse.duckdb (keeps your own tables; holds its lock) instead of in-memory views",
     )
 
+    bt = sub.add_parser("backtest", help="replay days of the lake through the trading engine (flow backtest)")
+    bt.add_argument("--start", type=date.fromisoformat, default=None, help="first UTC day (default: yesterday)")
+    bt.add_argument("--days", type=int, default=1)
+    bt.add_argument("--strategies", default=None, help="strategies TOML file (default: [trading] strategies)")
+    bt.add_argument("--run-id", default=None, help="names the account backtest-<run id> in the lake")
+
+    tr = sub.add_parser("trade", help="paper trading on the synthetic live session (flow execution)")
+    tr.add_argument("--mode", default="paper", choices=["paper", "live"])
+    tr.add_argument("--day", type=date.fromisoformat, default=None, help="replay this UTC day (needs --speed)")
+    tr.add_argument("--speed", type=float, default=None, help="run the session clock this many times real time")
+    tr.add_argument("--minutes", type=float, default=None, help="stop after this many wall-clock minutes")
+    tr.add_argument("--strategies", default=None)
+
+    ks = sub.add_parser("kill-switch", help="halt trading now (on) or allow it again (off); no argument: show")
+    ks.add_argument("state", nargs="?", choices=["on", "off"])
+    ks.add_argument("--reason", default="")
+
+    sig = sub.add_parser("signal", help="append one signal to the signal log (what models and optimisers do)")
+    sig.add_argument("symbol")
+    sig.add_argument("target", type=float, help="target position (base units), or weight with --weight")
+    sig.add_argument("--weight", action="store_true", help="target is a weight of equity")
+    sig.add_argument("--source", default="cli")
+
     sub.add_parser("demo", help="one synthetic day through the whole pipeline, then a tour")
     sub.add_parser("config", help="print the effective settings")
     return p
@@ -123,8 +146,49 @@ def _run(args: argparse.Namespace) -> int:
         import msgspec
 
         print(msgspec.json.format(msgspec.json.encode(settings)).decode())
+    elif args.command == "backtest":
+        from flows.backtest import backtest
+
+        _print_json(backtest(start=args.start, days=args.days, strategies=args.strategies, run_id=args.run_id))
+    elif args.command == "trade":
+        from flows.execution import execution
+
+        _print_json(
+            execution(mode=args.mode, day=args.day, speed=args.speed, max_minutes=args.minutes, strategies=args.strategies)
+        )
+    elif args.command == "kill-switch":
+        return _kill_switch(settings, args)
+    elif args.command == "signal":
+        import time as _time
+
+        from shriven.model.enums import TargetKind
+        from shriven.model.records import Signal
+        from shriven.signals.log import SignalLog
+
+        now = _time.time_ns()
+        kind = TargetKind.WEIGHT if args.weight else TargetKind.POSITION
+        signal = Signal(ts=now, symbol=args.symbol, target=args.target, kind=kind, source=args.source)
+        result = SignalLog(settings.lake_root, symbols=settings.universe).append([signal], source=args.source, now_ns=now)
+        if result.quarantined:
+            print(f"shriven signal: rejected ({', '.join(result.reasons)}); see the quarantine view", file=sys.stderr)
+            return 2
+        print(f"signal {result.first_offset}: {args.symbol} {kind.name.lower()} {args.target}")
     elif args.command == "demo":
         return _demo(settings)
+    return 0
+
+
+def _kill_switch(settings: Settings, args: argparse.Namespace) -> int:
+    """Show, or set, the kill switch that running engines poll."""
+    import getpass
+
+    from shriven.engine.killswitch import KillSwitch
+
+    switch = KillSwitch(settings.state_dir)
+    if args.state is not None:
+        switch.set(args.state == "on", reason=args.reason or f"manual ({args.state})", by=getpass.getuser())
+    state = switch.read()
+    print(f"kill switch {'ON' if state.on else 'off'}" + (f": {state.reason} (by {state.by})" if state.on else ""))
     return 0
 
 

@@ -12,6 +12,9 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from shriven.risk.config import RiskLimits
+from shriven.venue.config import QueueModelName
+
 PositiveFloat = Annotated[float, Meta(gt=0)]
 NonNegativeFloat = Annotated[float, Meta(ge=0)]
 PositiveInt = Annotated[int, Meta(gt=0)]
@@ -124,6 +127,48 @@ class AggregationConfig(_Config):
             raise ValueError(f"unknown bar intervals {unknown}; known: {list(INTERVALS_NS)}")
 
 
+class VenueSettings(_Config):
+    """One simulated venue of paper trading and backtests (fees are fractions of notional)."""
+
+    name: str = "sim"
+    maker_fee: Annotated[float, Meta(ge=-0.01, le=0.01)] = -0.0001
+    taker_fee: Annotated[float, Meta(ge=-0.01, le=0.01)] = 0.0005
+    feed_latency_us: Annotated[int, Meta(ge=0)] = 100
+    order_latency_us: Annotated[int, Meta(ge=0)] = 250
+    queue_model: QueueModelName = "proportional"
+
+
+class TradingConfig(_Config):
+    """The trading path: account, cash, cadence, venues, strategies file and risk limits.
+
+    ``max_order_notional`` and ``max_position_notional`` become each instrument's limits in
+    base units at the session's first price; ``risk`` holds the account-wide limits.
+    """
+
+    account: str = "paper"
+    starting_cash: PositiveFloat = 1_000_000.0
+    bar_interval: str = "1m"
+    quote_interval_ms: Annotated[int, Meta(ge=0)] = 0
+    strategies: str = ""
+    venues: tuple[VenueSettings, ...] = (VenueSettings(),)
+    max_order_notional: PositiveFloat = 250_000.0
+    max_position_notional: PositiveFloat = 500_000.0
+    risk: RiskLimits = RiskLimits()
+    journal_fsync: bool = True
+    checkpoint_every_s: PositiveFloat = 60.0
+
+    def __post_init__(self) -> None:
+        if self.bar_interval not in INTERVALS_NS:
+            raise ValueError(f"trading bar_interval {self.bar_interval!r} unknown; known: {list(INTERVALS_NS)}")
+        if not self.venues:
+            raise ValueError("trading needs at least one venue")
+        names = [v.name for v in self.venues]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate venue names: {names}")
+        if not self.account or "/" in self.account or "=" in self.account:
+            raise ValueError(f"account {self.account!r} must be a non-empty name without '/' or '='")
+
+
 class ScheduleConfig(_Config):
     """Cron schedules (UTC) of the deployments; prefect.yaml carries the same."""
 
@@ -143,6 +188,7 @@ class Settings(_Config):
     aggregation: AggregationConfig = AggregationConfig()
     options: OptionsConfig = OptionsConfig()
     schedules: ScheduleConfig = ScheduleConfig()
+    trading: TradingConfig = TradingConfig()
 
     def __post_init__(self) -> None:
         names = [s.symbol for s in self.symbols]
@@ -170,6 +216,11 @@ class Settings(_Config):
     def warehouse_path(self) -> str:
         """DuckDB file holding the warehouse views for ad-hoc SQL."""
         return _join(self.data_dir, "warehouse.duckdb")
+
+    @property
+    def trading_dir(self) -> str:
+        """OMS journals and per-account trading state."""
+        return _join(self.data_dir, "trading")
 
     @property
     def state_dir(self) -> str:

@@ -17,14 +17,19 @@ import pytest
 from shriven.aggregation.incremental import BarAggregator
 from shriven.book.snapshots import write_book_snapshots
 from shriven.config import Settings
+from shriven.engine.wiring import run_backtest
 from shriven.lake.layout import Window
 from shriven.lake.warehouse import build_warehouse
 from shriven.lake.writer import Lake
 from shriven.marketdata.ingest import ingest_window
-from shriven.marketdata.synthetic import SyntheticExchange
+from shriven.marketdata.synthetic import SyntheticExchange, session_window
 from shriven.marketdata.validation import validate_trades
+from shriven.model.records import Signal
 from shriven.pricing.daily import price_synthetic_chains
 from shriven.schemas import OHLCV, TIMESTAMP
+from shriven.signals.log import SignalLog
+from shriven.strategy.momentum import Momentum
+from shriven.strategy.signal_follower import SignalFollower
 from tests.conftest import SMALL_CONFIG
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -64,6 +69,13 @@ def warehouse(tmp_path_factory):
     lake.write_window("book", crux.filter(pa.array(~lost)), window, symbols=["CRUX"])
     write_book_snapshots(lake, [DAY.isoformat()], {s.symbol: s.tick_size for s in settings.symbols})
     price_synthetic_chains(lake, settings, [DAY.isoformat()])
+    # a backtest following signals (one too big: denied), so the trading views have rows
+    open_ns, _ = session_window(settings, DAY)
+    signals = [Signal(ts=open_ns + 600 * 10**9, symbol="ACME", target=50.0, source="readme"),
+               Signal(ts=open_ns + 900 * 10**9, symbol="BOLT", target=100_000.0, source="readme")]
+    SignalLog(settings.lake_root, symbols=settings.universe).append(signals, source="readme", now_ns=window.start_ns)
+    strategies = [SignalFollower("follow", ("ACME", "BOLT")), Momentum("mom", ("CRUX",), fast=3, slow=8, quantity=10)]
+    run_backtest(settings, [DAY.isoformat()], strategies=strategies, run_id="readme")
     build_warehouse(settings.warehouse_path, settings.lake_root)
     return settings.warehouse_path
 

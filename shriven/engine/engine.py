@@ -1,0 +1,642 @@
+"""The trading engine: strategies → risk → OMS (journal) → venue → fills → portfolio, on one clock.
+
+One object, one loop, three modes. A backtest moves a :class:`~shriven.engine.clock.SimulatedClock`
+through the replayed feed; paper and live trading call :meth:`TradingEngine.run_until` with the
+wall clock. Everything per event is plain Python over O(1) state or numba inside the venue; the
+Prefect flows only wrap whole sessions (see DESIGN.md, "Hot path and orchestration").
+
+Order of work at each wake-up time ``t`` (a bar close, a quote sample, a timer or a signal):
+
+1. the venue is advanced to ``t`` and its outcomes are applied (OMS → portfolio → risk → strategy);
+2. the manual kill switch is read (one ``stat``);
+3. signals with ``ts <= t`` are handed to strategies, each journaled as consumed after the
+   orders it caused (so a crash in between re-delivers it, and its deterministic order ids make
+   the retry idempotent);
+4. bars closing at ``t`` mark the portfolio and the risk manager, then go to strategies;
+5. quote samples and due timers;
+6. the new equity goes to the risk manager (daily loss, drawdown); a move to HALTED cancels every
+   working order at once.
+
+The ack point of an order is :meth:`OrderManager.submit` (journaled and fsync'd); only then is it
+sent to the venue.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+import numpy as np
+
+from shriven.engine.bars import BarSeries, bar_schedule
+from shriven.engine.clock import Clock, SimulatedClock
+from shriven.engine.killswitch import KillSwitch
+from shriven.model.enums import (
+    OrderEventKind,
+    OrderType,
+    RiskReason,
+    Side,
+    TradingMode,
+    TradingState,
+)
+from shriven.model.records import OrderEvent, OrderRequest, Quote, Signal
+from shriven.strategy.base import Strategy
+
+logger = logging.getLogger("shriven.engine")
+
+__all__ = ["EngineConfig", "EngineStats", "TradingEngine"]
+
+_LOT_TOLERANCE = 1e-9
+
+
+class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """How the engine runs: its account, mode and the cadence of what it hands to strategies.
+
+    ``quote_interval_ns`` > 0 samples every symbol's top of book at that interval and calls
+    ``on_quote`` when it changed (market makers); 0 sends no quotes. ``pnl_interval_ns`` is the
+    spacing of the equity-curve samples.
+    """
+
+    account: str = "paper"
+    mode: TradingMode = TradingMode.PAPER
+    quote_interval_ns: int = 0
+    pnl_interval_ns: int = 60_000_000_000
+    cancel_on_halt: bool = True
+
+
+@dataclass
+class EngineStats:
+    """Counts of what the engine did, for logs, artifacts and benchmarks."""
+
+    wakeups: int = 0
+    bars: int = 0
+    quotes: int = 0
+    signals: int = 0
+    orders_submitted: int = 0
+    orders_denied: int = 0
+    venue_events: int = 0
+    fills: int = 0
+    denials_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+class _Context:
+    """The :class:`StrategyContext` one strategy sees (its orders, the shared book and portfolio)."""
+
+    __slots__ = ("_engine", "_strategy", "symbols")
+
+    def __init__(self, engine: TradingEngine, strategy: Strategy) -> None:
+        self._engine = engine
+        self._strategy = strategy
+        self.symbols = strategy.symbols or engine.symbols
+
+    @property
+    def now(self) -> int:
+        return self._engine.now
+
+    def position(self, symbol: str) -> float:
+        return self._engine.portfolio.position(symbol)
+
+    def open_quantity(self, symbol: str) -> float:
+        return self._engine._open_quantity(self._strategy.strategy_id, symbol)
+
+    def quote(self, symbol: str) -> Quote | None:
+        return self._engine.quote(symbol)
+
+    def equity(self) -> float:
+        return self._engine.portfolio.equity
+
+    def tick_size(self, symbol: str) -> float:
+        return self._engine.instruments[symbol][0]
+
+    def lot_size(self, symbol: str) -> float:
+        return self._engine.instruments[symbol][1]
+
+    def submit(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: float,
+        price: float | None = None,
+        order_type: OrderType = OrderType.LIMIT,
+        *,
+        tag: str = "",
+    ) -> str:
+        return self._engine.submit(self._strategy, symbol, side, quantity, price, order_type, tag=tag)
+
+    def cancel(self, client_order_id: str) -> None:
+        self._engine.cancel(client_order_id)
+
+    def cancel_all(self, symbol: str | None = None) -> None:
+        self._engine.cancel_all(self._strategy.strategy_id, symbol)
+
+    def target_position(self, symbol: str, target: float) -> None:
+        self._engine.target_position(self._strategy, symbol, target)
+
+    def set_timer(self, at_ns: int) -> None:
+        self._engine.set_timer(self._strategy, at_ns)
+
+
+class TradingEngine:
+    """The event loop of the trading path (see the module docstring for the order of work).
+
+    Parameters are the engine's collaborators, built by :mod:`shriven.engine.wiring` (or a test):
+    ``venue`` is any ``ExecutionVenue`` (a router over simulated exchanges, a ccxt venue),
+    ``risk`` a ``RiskEngine``, ``oms`` an ``OrderManager`` (possibly recovered from its journal),
+    ``portfolio`` a ``Portfolio``, ``instruments`` maps symbol → (tick size, lot size), ``bars``
+    the bar series the strategies get, ``signals`` the signal log (or None), ``pnl`` a
+    ``PnlRecorder``.
+    """
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        clock: Clock,
+        venue,
+        risk,
+        oms,
+        portfolio,
+        strategies: Sequence[Strategy],
+        instruments: Mapping[str, tuple[float, float]],
+        bars: Mapping[str, BarSeries] | None = None,
+        signals=None,
+        pnl=None,
+        kill_switch: KillSwitch | None = None,
+        market_events: Callable[[int], int] | None = None,
+    ) -> None:
+        ids = [s.strategy_id for s in strategies]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate strategy ids: {sorted(ids)}")
+        self.config = config
+        self.clock = clock
+        self.venue = venue
+        self.risk = risk
+        self.oms = oms
+        self.portfolio = portfolio
+        self.instruments = dict(instruments)
+        self.symbols = tuple(self.instruments)
+        for s in strategies:
+            unknown = set(s.symbols) - set(self.symbols)
+            if unknown:
+                raise ValueError(f"strategy {s.strategy_id} trades unknown symbols {sorted(unknown)}")
+        self.strategies = list(strategies)
+        self._contexts = {s.strategy_id: _Context(self, s) for s in strategies}
+        self._by_symbol: dict[str, list[Strategy]] = {sym: [] for sym in self.symbols}
+        for s in strategies:
+            for sym in s.symbols or self.symbols:
+                self._by_symbol[sym].append(s)
+        self._by_id = {s.strategy_id: s for s in strategies}
+        self.bars = dict(bars or {})
+        self._bar_cursor = {sym: 0 for sym in self.bars}
+        self._schedule = bar_schedule(self.bars)
+        self._schedule_pos = 0
+        self.signals = signals
+        self.pnl = pnl
+        self.kill_switch = kill_switch
+        self._market_events = market_events
+        self._timers: list[tuple[int, int, str]] = []
+        self._timer_seq = 0
+        self._quotes: dict[str, Quote] = {}
+        self._next_quote = 0
+        self._now = clock.now()
+        self._seq = 0
+        self._session = _base36(time.time_ns() // 1_000_000)
+        self._signal_context: int | None = None
+        self._signal_orders: dict[tuple[str, str], int] = {}
+        self._pending_signals: list[Signal] = []
+        self._kill_on = False
+        self._halt_seen = False
+        self._started = False
+        self._deferred: list[tuple[Strategy, OrderEvent]] = []
+        self._in_callback = False
+        self.stats = EngineStats()
+
+    # -- sessions ---------------------------------------------------------------------------------
+
+    def load_session(
+        self,
+        venue,
+        bars: Mapping[str, BarSeries],
+        *,
+        start_ns: int | None = None,
+        market_events: Callable[[int], int] | None = None,
+    ) -> None:
+        """Trade a new session (a backtest day, a paper restart): its venue, bars and event counter.
+
+        Bars that closed before ``start_ns`` are skipped (a restart does not trade stale bars).
+        """
+        self.venue = venue
+        self.bars = dict(bars)
+        start = self._now if start_ns is None else start_ns
+        self._bar_cursor = {
+            sym: int(np.searchsorted(s.ts + s.interval_ns, start, "right")) for sym, s in self.bars.items()
+        }
+        schedule = bar_schedule(self.bars)
+        self._schedule = schedule
+        self._schedule_pos = int(np.searchsorted(schedule, start, "right"))
+        self._market_events = market_events
+        self._quotes.clear()
+        if self._started:
+            self._reconcile(start)
+
+    def end_session(self, reason: str = "SESSION_END") -> int:
+        """Expire every working order (day orders end with their session); returns how many."""
+        expired = 0
+        for order in list(self.oms.open_orders()):
+            cid = order.request.client_order_id
+            event = OrderEvent(
+                ts=self._now, client_order_id=cid, kind=OrderEventKind.EXPIRED,
+                symbol=order.request.symbol, reason=reason,
+            )  # fmt: skip
+            self._on_venue_event(event)
+            expired += 1
+        return expired
+
+    # -- time -------------------------------------------------------------------------------------
+
+    @property
+    def now(self) -> int:
+        """Engine time (ns) of the work being done."""
+        return self._now
+
+    def next_wakeup(self) -> int | None:
+        """The next time something is due: a bar close, a quote sample, a timer (None: nothing)."""
+        candidates = []
+        if self._schedule_pos < self._schedule.size:
+            candidates.append(int(self._schedule[self._schedule_pos]))
+        if self._timers:
+            candidates.append(self._timers[0][0])
+        if self.config.quote_interval_ns and self._next_quote:
+            candidates.append(self._next_quote)
+        return min(candidates) if candidates else None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Rebuild portfolio and risk state from the OMS, reconcile with the venue, start strategies."""
+        if self._started:
+            return
+        self._started = True
+        now = self.clock.now()
+        self._now = now
+        for fill in self.oms.fills:
+            self.portfolio.apply_fill(fill)
+        for sym in self.symbols:
+            self.risk.position_changed(sym, self.portfolio.position(sym))
+        self._reconcile(now)
+        for order in self.oms.open_orders():
+            self.risk.order_opened(order.request)
+        if self.kill_switch is not None and self.kill_switch.read().on:
+            self._apply_kill_switch(True, self.kill_switch.read().reason)
+        self.risk.start_day(self.portfolio.equity, now)
+        if self.config.quote_interval_ns:
+            self._next_quote = _ceil_to(now + 1, self.config.quote_interval_ns)
+        self._in_callback = True
+        try:
+            for s in self.strategies:
+                s.on_start(self._contexts[s.strategy_id])
+        finally:
+            self._in_callback = False
+        self._flush_deferred()
+
+    def _reconcile(self, now: int) -> None:
+        """Orders the journal says are working but the venue does not know are canceled."""
+        at_venue = {o.client_order_id for o in self.venue.open_orders()}
+        for order in list(self.oms.open_orders()):
+            cid = order.request.client_order_id
+            if cid not in at_venue:
+                event = OrderEvent(
+                    ts=now, client_order_id=cid, kind=OrderEventKind.CANCELED,
+                    symbol=order.request.symbol, reason="RECONCILED_MISSING",
+                )  # fmt: skip
+                self.oms.apply(event)
+                logger.warning("order %s was working in the journal but not at the venue: canceled", cid)
+
+    def stop(self) -> None:
+        """Call every strategy's ``on_stop`` and take a last PnL sample."""
+        self._in_callback = True
+        try:
+            for s in self.strategies:
+                s.on_stop(self._contexts[s.strategy_id])
+        finally:
+            self._in_callback = False
+        self._flush_deferred()
+        self._drain()
+        self._sample_pnl(self._now, force=True)
+
+    def run_until(self, end_ns: int) -> None:
+        """Process every wake-up time up to and including ``end_ns``, then move the venue to it."""
+        if not self._started:
+            self.start()
+        while True:
+            t = self.next_wakeup()
+            if t is None or t > end_ns:
+                break
+            self._wake(t)
+        if end_ns > self._now:
+            self._wake(end_ns)
+
+    def run(self) -> None:
+        """Backtest: run to the last scheduled wake-up and stop."""
+        self.start()
+        while (t := self.next_wakeup()) is not None:
+            self._wake(t)
+        self.stop()
+
+    # -- one wake-up ------------------------------------------------------------------------------
+
+    def _wake(self, t: int) -> None:
+        self._in_callback = True
+        try:
+            self._wake_inner(t)
+        finally:
+            self._in_callback = False
+        self._flush_deferred()
+
+    def _flush_deferred(self) -> None:
+        while self._deferred:
+            strategy, event = self._deferred.pop(0)
+            strategy.on_order_event(self._contexts[strategy.strategy_id], event)
+
+    def _wake_inner(self, t: int) -> None:
+        self._now = t
+        if isinstance(self.clock, SimulatedClock):
+            self.clock.set(t)
+        self.stats.wakeups += 1
+        self.venue.advance_to(t)
+        self._drain()
+        if self.kill_switch is not None:
+            ks = self.kill_switch.read()
+            if ks.on != self._kill_on:
+                self._apply_kill_switch(ks.on, ks.reason)
+        if self.signals is not None:
+            self._deliver_signals(t)
+        self._flush_deferred()
+        self._deliver_bars(t)
+        self._flush_deferred()
+        if self.config.quote_interval_ns and self._next_quote and self._next_quote <= t:
+            self._deliver_quotes(t)
+            self._next_quote = _ceil_to(t + 1, self.config.quote_interval_ns)
+        while self._timers and self._timers[0][0] <= t:
+            _, _, sid = heapq.heappop(self._timers)
+            s = self._by_id[sid]
+            s.on_timer(self._contexts[sid], t)
+        self._flush_deferred()
+        self._drain()
+        self.risk.equity_changed(self.portfolio.equity, t)
+        self._check_halt()
+        self._sample_pnl(t)
+
+    def _drain(self) -> None:
+        for event in self.venue.poll():
+            self._on_venue_event(event)
+
+    def _on_venue_event(self, event: OrderEvent) -> None:
+        self.stats.venue_events += 1
+        fill = self.oms.apply(event)
+        order = self.oms.get(event.client_order_id)
+        if order is None:
+            return
+        strategy = self._by_id.get(order.request.strategy_id)
+        if fill is not None:
+            self.stats.fills += 1
+            self.portfolio.apply_fill(fill)
+            self.risk.order_filled(fill.client_order_id, fill.quantity)
+            self.risk.position_changed(fill.symbol, self.portfolio.position(fill.symbol))
+            if order.is_terminal:
+                self.risk.order_closed(order.request.client_order_id)
+            if strategy is not None:
+                strategy.on_fill(self._contexts[strategy.strategy_id], fill)
+            return
+        if order.is_terminal:
+            self.risk.order_closed(order.request.client_order_id)
+        if strategy is not None:
+            strategy.on_order_event(self._contexts[strategy.strategy_id], event)
+
+    def _deliver_bars(self, t: int) -> None:
+        while self._schedule_pos < self._schedule.size and self._schedule[self._schedule_pos] <= t:
+            self._schedule_pos += 1
+        for sym, series in self.bars.items():
+            i = self._bar_cursor[sym]
+            n = len(series)
+            interval = series.interval_ns
+            while i < n and series.ts[i] + interval <= t:
+                bar = series.bar(i)
+                i += 1
+                self.stats.bars += 1
+                self.portfolio.mark(sym, bar.close, bar.end_ts)
+                self.risk.mark(sym, bar.close)
+                for s in self._by_symbol[sym]:
+                    s.on_bar(self._contexts[s.strategy_id], bar)
+            self._bar_cursor[sym] = i
+
+    def _deliver_quotes(self, t: int) -> None:
+        for sym in self.symbols:
+            q = self.venue.quote(sym)
+            if q is None:
+                continue
+            last = self._quotes.get(sym)
+            self._quotes[sym] = q
+            if last is not None and last.bid == q.bid and last.ask == q.ask and last.bid_size == q.bid_size and last.ask_size == q.ask_size:
+                continue
+            self.stats.quotes += 1
+            mid = q.mid
+            if math.isfinite(mid):
+                self.portfolio.mark(sym, mid, t)
+                self.risk.mark(sym, mid)
+            for s in self._by_symbol[sym]:
+                s.on_quote(self._contexts[s.strategy_id], q)
+
+    def _deliver_signals(self, t: int) -> None:
+        pending = self._pending_signals
+        if not pending or pending[-1].ts <= t:
+            pending.extend(self.signals.read_after(max(self.oms.last_signal_offset, pending[-1].offset if pending else -1)))
+        done = 0
+        for sig in pending:
+            if sig.ts > t:
+                break
+            done += 1
+            self.stats.signals += 1
+            self._signal_context = sig.offset
+            self._signal_orders.clear()
+            try:
+                if sig.symbol in self._by_symbol:
+                    for s in self._by_symbol[sig.symbol]:
+                        s.on_signal(self._contexts[s.strategy_id], sig)
+                else:
+                    logger.warning("signal %d for unknown symbol %r ignored", sig.offset, sig.symbol)
+            finally:
+                self._signal_context = None
+            self.oms.signal_consumed(sig.offset, t)
+        del pending[:done]
+
+    def _sample_pnl(self, t: int, force: bool = False) -> None:
+        if self.pnl is None:
+            return
+        if force:
+            self.pnl.record(t)
+        else:
+            self.pnl.on_time(t)
+
+    # -- risk state -------------------------------------------------------------------------------
+
+    def _apply_kill_switch(self, on: bool, reason: str) -> None:
+        self._kill_on = on
+        if on:
+            self.risk.kill(reason or "manual kill switch", self._now)
+        else:
+            self.risk.set_state(TradingState.ACTIVE, "kill switch off", self._now)
+        self._check_halt()
+
+    def _check_halt(self) -> None:
+        halted = self.risk.state == TradingState.HALTED
+        if halted and not self._halt_seen and self.config.cancel_on_halt:
+            for order in self.oms.open_orders():
+                self.cancel(order.request.client_order_id)
+        self._halt_seen = halted
+
+    # -- orders -----------------------------------------------------------------------------------
+
+    def _next_id(self, strategy_id: str, symbol: str) -> str:
+        """Orders caused by a signal get ids from (signal offset, strategy, symbol, k): a signal
+        re-delivered after a crash re-creates the same ids, which the OMS answers idempotently."""
+        if self._signal_context is not None:
+            key = (strategy_id, symbol)
+            k = self._signal_orders.get(key, 0) + 1
+            self._signal_orders[key] = k
+            return f"{strategy_id}-s{self._signal_context}-{symbol}-{k}"
+        self._seq += 1
+        return f"{strategy_id}-{self._session}-{self._seq}"
+
+    def submit(
+        self,
+        strategy: Strategy,
+        symbol: str,
+        side: Side,
+        quantity: float,
+        price: float | None = None,
+        order_type: OrderType = OrderType.LIMIT,
+        *,
+        tag: str = "",
+        client_order_id: str | None = None,
+    ) -> str:
+        """Risk-check, journal and send one order; returns its client order id (DENIED never raises)."""
+        cid = client_order_id or self._next_id(strategy.strategy_id, symbol)
+        request = OrderRequest(
+            client_order_id=cid, symbol=symbol, side=side, quantity=quantity, order_type=order_type,
+            price=price, strategy_id=strategy.strategy_id, ts=self._now,
+            signal_offset=self._signal_context,
+        )  # fmt: skip
+        return self.submit_request(request)
+
+    def submit_request(self, request: OrderRequest) -> str:
+        """Risk-check, journal (the ack point) and send an order request."""
+        order, created = self.oms.create(request)
+        cid = request.client_order_id
+        if not created:
+            return cid  # idempotent: a retry of a known order does nothing
+        reason = self.risk.check(request)
+        if reason != RiskReason.NONE:
+            self.stats.orders_denied += 1
+            name = reason.name
+            self.stats.denials_by_reason[name] = self.stats.denials_by_reason.get(name, 0) + 1
+            self.oms.deny(cid, name, self._now)
+            strategy = self._by_id.get(request.strategy_id)
+            if strategy is not None:
+                event = OrderEvent(
+                    ts=self._now, client_order_id=cid, kind=OrderEventKind.DENIED,
+                    symbol=request.symbol, reason=name,
+                )  # fmt: skip
+                # Delivered after the callback that sent the order returns: the strategy must
+                # know the order's id before it hears of it.
+                self._deferred.append((strategy, event))
+                if not self._in_callback:
+                    self._flush_deferred()
+            return cid
+        self.oms.submit(cid, self.venue.name, self._now)
+        self.risk.order_opened(request)
+        self.stats.orders_submitted += 1
+        self.venue.submit(request)
+        return cid
+
+    def cancel(self, client_order_id: str) -> None:
+        """Ask the venue to cancel a working order (no-op for unknown or finished orders)."""
+        if self.oms.request_cancel(client_order_id, self._now) is not None:
+            self.venue.cancel(client_order_id)
+
+    def cancel_all(self, strategy_id: str | None = None, symbol: str | None = None) -> None:
+        """Cancel the working orders of a strategy (all strategies when None), of a symbol."""
+        for order in self.oms.open_orders(symbol):
+            if strategy_id is None or order.request.strategy_id == strategy_id:
+                self.cancel(order.request.client_order_id)
+
+    def _open_quantity(self, strategy_id: str, symbol: str) -> float:
+        total = 0.0
+        for order in self.oms.open_orders(symbol):
+            if order.request.strategy_id == strategy_id:
+                leaves = order.leaves_quantity
+                total += leaves if order.request.side == Side.BUY else -leaves
+        return total
+
+    def target_position(self, strategy: Strategy, symbol: str, target: float) -> None:
+        """Trade towards ``target``: cancel opposite working orders, send the lot-rounded gap at market."""
+        lot = self.instruments[symbol][1]
+        position = self.portfolio.position(symbol)
+        working = 0.0
+        for order in self.oms.open_orders(symbol):
+            if order.request.strategy_id != strategy.strategy_id:
+                continue
+            leaves = order.leaves_quantity if order.request.side == Side.BUY else -order.leaves_quantity
+            if (target - position) * leaves < 0:
+                self.cancel(order.request.client_order_id)
+            else:
+                working += leaves
+        gap = target - position - working
+        lots = math.floor(abs(gap) / lot + _LOT_TOLERANCE)
+        if lots <= 0:
+            return
+        side = Side.BUY if gap > 0 else Side.SELL
+        self.submit(strategy, symbol, side, lots * lot, None, OrderType.MARKET)
+
+    def set_timer(self, strategy: Strategy, at_ns: int) -> None:
+        """Wake ``strategy.on_timer`` at ``at_ns``."""
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (int(at_ns), self._timer_seq, strategy.strategy_id))
+
+    # -- what strategies read -----------------------------------------------------------------------
+
+    def quote(self, symbol: str) -> Quote | None:
+        """Top of book of ``symbol`` as the venue shows it now."""
+        return self.venue.quote(symbol)
+
+    def market_events(self) -> int:
+        """Market data rows the venue has processed so far (for throughput figures)."""
+        return self._market_events(self._now) if self._market_events is not None else 0
+
+
+def _ceil_to(t: int, step: int) -> int:
+    return -(-t // step) * step
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out or "0"
+
+
+def feed_event_counter(feeds: Iterable[np.ndarray]) -> Callable[[int], int]:
+    """A function giving how many feed rows have times ``<= t`` (market events processed by then)."""
+    times = [f["ts"] for f in feeds]
+
+    def count(t: int) -> int:
+        return int(sum(int(np.searchsorted(ts, t, "right")) for ts in times))
+
+    return count

@@ -1,0 +1,493 @@
+"""One wiring place per mode: settings → the engine with its venue, risk, OMS, portfolio, strategies.
+
+Backtest and paper differ only in what is wired here: the feed (the lake, one day at a time, vs
+the synthetic exchange's live session), the clock (simulated vs wall), the account
+(``backtest-<run id>`` vs ``paper``) and whether the journal fsyncs. The engine is the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from shriven.config import INTERVALS_NS, Settings
+from shriven.engine.bars import BarSeries, bars_from_feed
+from shriven.engine.clock import Clock, ScaledWallClock, SimulatedClock, WallClock
+from shriven.engine.engine import EngineConfig, TradingEngine, feed_event_counter
+from shriven.engine.killswitch import KillSwitch
+from shriven.execution.router import Router
+from shriven.execution.simulated import SimulatedExchange
+from shriven.lake.layout import Window, day_start_ns
+from shriven.lake.writer import Lake
+from shriven.marketdata.synthetic import SyntheticExchange, session_window
+from shriven.model.enums import TradingMode
+from shriven.oms.journal import Journal
+from shriven.oms.manager import OrderManager
+from shriven.portfolio.portfolio import PnlRecorder, Portfolio
+from shriven.risk.config import InstrumentLimits, RiskConfig
+from shriven.risk.engine import RiskEngine
+from shriven.risk.events import RiskEvent, risk_events_table
+from shriven.signals.log import SignalLog
+from shriven.strategy.base import Strategy
+from shriven.strategy.config import load_strategies
+from shriven.venue.config import InstrumentRules, VenueConfig
+from shriven.venue.simulated import VenueFeed
+
+logger = logging.getLogger("shriven.engine")
+
+__all__ = [
+    "BacktestResult",
+    "PaperSession",
+    "TradingStack",
+    "build_stack",
+    "open_paper_session",
+    "run_backtest",
+    "strategies_from_settings",
+]
+
+
+def strategies_from_settings(settings: Settings, path: str | None = None) -> list[Strategy]:
+    """The strategies file named by ``path``, ``[trading] strategies`` or the packaged example."""
+    chosen = path or settings.trading.strategies
+    if chosen:
+        if not Path(chosen).is_file():
+            raise FileNotFoundError(f"strategies file {chosen} does not exist")
+        return load_strategies(Path(chosen).read_text())
+    return load_strategies(resources.files("shriven").joinpath("strategies.example.toml").read_text())
+
+
+def _instruments(settings: Settings, symbols: Sequence[str]) -> dict[str, tuple[float, float]]:
+    return {s: (settings.symbol(s).tick_size, settings.symbol(s).lot_size) for s in symbols}
+
+
+def _risk_config(settings: Settings, symbols: Sequence[str], prices: Mapping[str, float]) -> RiskConfig:
+    """Account limits from settings; per-instrument quantity limits from notionals at ``prices``."""
+    t = settings.trading
+    limits = []
+    for sym in symbols:
+        cfg = settings.symbol(sym)
+        price = prices.get(sym, cfg.price)
+        lot = cfg.lot_size
+        max_pos = max(lot, math.floor(t.max_position_notional / price / lot) * lot)
+        limits.append(
+            InstrumentLimits(
+                symbol=sym, tick_size=cfg.tick_size, lot_size=lot, min_quantity=lot,
+                max_order_notional=t.max_order_notional, max_position=max_pos,
+            )  # fmt: skip
+        )
+    return RiskConfig(limits=t.risk, instruments=tuple(limits))
+
+
+def _router(settings: Settings, feeds: Mapping[str, VenueFeed], clock: Clock, start_ns: int | None) -> Router:
+    rules = tuple(
+        InstrumentRules(symbol=s, tick_size=settings.symbol(s).tick_size, lot_size=settings.symbol(s).lot_size)
+        for s in feeds
+    )
+    exchanges = []
+    for v in settings.trading.venues:
+        config = VenueConfig(
+            instruments=rules, feed_latency_ns=v.feed_latency_us * 1000,
+            order_latency_ns=v.order_latency_us * 1000, maker_fee=v.maker_fee,
+            taker_fee=v.taker_fee, queue_model=v.queue_model,
+        )  # fmt: skip
+        exchanges.append(SimulatedExchange(v.name, config, feeds, start_ns=start_ns))
+    fees = {v.name: (v.maker_fee, v.taker_fee) for v in settings.trading.venues}
+    return Router(exchanges, fees=fees, clock_s=lambda: clock.now() / 1e9)
+
+
+def _first_prices(feeds: Mapping[str, VenueFeed]) -> dict[str, float]:
+    from shriven.venue._kernels import FEED_TRADE
+
+    out = {}
+    for sym, feed in feeds.items():
+        trades = feed.rows[feed.rows["kind"] == FEED_TRADE]
+        if trades.size:
+            out[sym] = float(trades["tick"][0]) * feed.tick_size
+    return out
+
+
+@dataclass
+class TradingStack:
+    """The engine and the collaborators a mode keeps across sessions."""
+
+    engine: TradingEngine
+    oms: OrderManager
+    portfolio: Portfolio
+    risk: RiskEngine
+    pnl: PnlRecorder
+    risk_events: list[RiskEvent]
+    account: str
+    journal_path: Path
+
+    def tables(self, ts: int, window: Window | None = None) -> dict[str, pa.Table]:
+        """Orders, fills, positions, pnl and risk events as lake tables (rows inside ``window``)."""
+        tables = {
+            "orders": self.oms.orders_table(),
+            "fills": self.oms.fills_table(),
+            "positions": self.portfolio.positions_table(ts),
+            "pnl": self.pnl.table(),
+            "risk_events": risk_events_table(self.risk_events),
+        }
+        if window is not None:
+            tables = {name: _inside(t, window) for name, t in tables.items()}
+        return tables
+
+    def write(self, lake: Lake, window: Window, ts: int) -> dict[str, int]:
+        """Replace the account's rows of ``window`` in the lake; returns rows per dataset."""
+        counts = {}
+        for name, table in self.tables(ts, window).items():
+            lake.write_window(name, table, window, partition={"account": self.account})
+            counts[name] = table.num_rows
+        return counts
+
+
+def _inside(table: pa.Table, window: Window) -> pa.Table:
+    ts = table.column("ts").cast(pa.int64())
+    keep = pc.and_(pc.greater_equal(ts, window.start_ns), pc.less(ts, window.end_ns))
+    return table.filter(keep)
+
+
+def build_stack(
+    settings: Settings,
+    *,
+    account: str,
+    mode: TradingMode,
+    clock: Clock,
+    strategies: Sequence[Strategy],
+    symbols: Sequence[str],
+    prices: Mapping[str, float],
+    journal_path: Path,
+    fsync: bool,
+    signals: SignalLog | None = None,
+    kill_switch: KillSwitch | None = None,
+    on_risk_event: Callable[[RiskEvent], None] | None = None,
+) -> TradingStack:
+    """Build (or recover from its journal) everything an engine needs except the session's venue."""
+    journal_path.parent.mkdir(parents=True, exist_ok=True)
+    if journal_path.exists() and journal_path.stat().st_size:
+        oms = OrderManager.recover(journal_path, fsync=fsync, account=account)
+        logger.info("recovered %d orders from %s", len(oms.orders), journal_path)
+    else:
+        oms = OrderManager(Journal(journal_path, fsync=fsync), account=account)
+    events: list[RiskEvent] = []
+
+    def listen(event: RiskEvent) -> None:
+        events.append(event)
+        if on_risk_event is not None:
+            on_risk_event(event)
+
+    risk = RiskEngine(_risk_config(settings, symbols, prices), listener=listen)
+    portfolio = Portfolio(settings.trading.starting_cash)
+    pnl = PnlRecorder(portfolio, interval_ns=INTERVALS_NS[settings.trading.bar_interval])
+    config = EngineConfig(
+        account=account, mode=mode, quote_interval_ns=settings.trading.quote_interval_ms * 1_000_000,
+        pnl_interval_ns=INTERVALS_NS[settings.trading.bar_interval],
+    )  # fmt: skip
+    engine = TradingEngine(
+        config, clock=clock, venue=_NoVenue(), risk=risk, oms=oms, portfolio=portfolio,
+        strategies=strategies, instruments=_instruments(settings, symbols), signals=signals,
+        pnl=pnl, kill_switch=kill_switch,
+    )  # fmt: skip
+    return TradingStack(engine, oms, portfolio, risk, pnl, events, account, journal_path)
+
+
+class _NoVenue:
+    """The venue before the first session is loaded: knows nothing, accepts nothing."""
+
+    name = "none"
+
+    def open_orders(self) -> list:
+        return []
+
+    def poll(self) -> list:
+        return []
+
+    def advance_to(self, ts: int) -> None:
+        pass
+
+    def quote(self, symbol: str) -> None:
+        return None
+
+    def submit(self, request) -> None:  # pragma: no cover - the engine loads a session first
+        raise RuntimeError("no trading session loaded")
+
+    def cancel(self, client_order_id: str) -> None:
+        pass
+
+
+def _session(settings: Settings, feeds: Mapping[str, VenueFeed], clock: Clock, start_ns: int | None):
+    interval = INTERVALS_NS[settings.trading.bar_interval]
+    bars: dict[str, BarSeries] = {s: bars_from_feed(f, interval) for s, f in feeds.items()}
+    router = _router(settings, feeds, clock, start_ns)
+    return router, bars, feed_event_counter([f.rows for f in feeds.values()])
+
+
+# -- backtest -------------------------------------------------------------------------------------
+
+
+@dataclass
+class BacktestResult:
+    """What a backtest did and how it went."""
+
+    run_id: str
+    account: str
+    dates: list[str]
+    market_events: int = 0
+    bars: int = 0
+    signals: int = 0
+    orders: int = 0
+    denied: int = 0
+    fills: int = 0
+    expired: int = 0
+    starting_equity: float = 0.0
+    final_equity: float = 0.0
+    realized_pnl: float = 0.0
+    fees: float = 0.0
+    max_drawdown: float = 0.0
+    elapsed_s: float = 0.0
+    denials_by_reason: dict[str, int] = field(default_factory=dict)
+    rows_written: dict[str, int] = field(default_factory=dict)
+    days_without_data: list[str] = field(default_factory=list)
+
+    @property
+    def total_return(self) -> float:
+        """Final over starting equity, minus one."""
+        return self.final_equity / self.starting_equity - 1.0 if self.starting_equity else math.nan
+
+    @property
+    def events_per_second(self) -> float:
+        """Market events replayed per wall second, through the whole path."""
+        return self.market_events / self.elapsed_s if self.elapsed_s > 0 else math.nan
+
+    def summary(self) -> dict[str, object]:
+        """A flat dict for logs, artifacts and the CLI."""
+        return {
+            "run_id": self.run_id, "account": self.account, "dates": f"{self.dates[0]}..{self.dates[-1]}",
+            "market_events": self.market_events, "bars": self.bars, "signals": self.signals,
+            "orders": self.orders, "denied": self.denied, "fills": self.fills, "expired": self.expired,
+            "starting_equity": round(self.starting_equity, 2), "final_equity": round(self.final_equity, 2),
+            "return_pct": round(100 * self.total_return, 4), "realized_pnl": round(self.realized_pnl, 2),
+            "fees": round(self.fees, 2), "max_drawdown_pct": round(100 * self.max_drawdown, 4),
+            "elapsed_s": round(self.elapsed_s, 3), "events_per_s": round(self.events_per_second),
+            "denials_by_reason": self.denials_by_reason, "days_without_data": self.days_without_data,
+        }  # fmt: skip
+
+
+def run_backtest(
+    settings: Settings,
+    dates: Sequence[str],
+    *,
+    strategies: Sequence[Strategy] | None = None,
+    run_id: str | None = None,
+    symbols: Sequence[str] | None = None,
+    write: bool = True,
+    progress: Callable[[str, dict[str, object]], None] | None = None,
+) -> BacktestResult:
+    """Replay ``dates`` from the lake through the full trading path, one day in memory at a time."""
+    if not dates:
+        raise ValueError("a backtest needs at least one date")
+    dates = sorted(dates)
+    run_id = run_id or time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    account = f"backtest-{run_id}"
+    strategies = list(strategies if strategies is not None else strategies_from_settings(settings))
+    symbols = list(symbols or settings.universe)
+    lake = Lake(settings.lake_root)
+    first = day_start_ns(date.fromisoformat(dates[0]))
+    clock = SimulatedClock(first)
+    journal = Path(settings.trading_dir) / account / "journal.bin"
+    if journal.exists():
+        raise FileExistsError(f"backtest run {run_id} already exists ({journal}); pick another run id")
+    signals = SignalLog(settings.lake_root, symbols=symbols)
+    stack: TradingStack | None = None
+    result = BacktestResult(run_id=run_id, account=account, dates=list(dates))
+    started = time.perf_counter()
+    for d in dates:
+        feeds = {}
+        for sym in symbols:
+            rules = InstrumentRules(symbol=sym, tick_size=settings.symbol(sym).tick_size, lot_size=settings.symbol(sym).lot_size)
+            feed = VenueFeed.from_lake(lake, rules, [d])
+            if len(feed):
+                feeds[sym] = feed
+        if not feeds:
+            result.days_without_data.append(d)
+            logger.warning("backtest %s: no trades or book in the lake for %s", run_id, d)
+            continue
+        if stack is None:
+            stack = build_stack(
+                settings, account=account, mode=TradingMode.BACKTEST, clock=clock,
+                strategies=strategies, symbols=symbols, prices=_first_prices(feeds),
+                journal_path=journal, fsync=False, signals=signals,
+            )  # fmt: skip
+            result.starting_equity = stack.portfolio.equity
+        day_start = min(int(f.rows["ts"][0]) for f in feeds.values()) - 1
+        clock.set(max(clock.now(), day_start))
+        router, bars, counter = _session(settings, feeds, clock, clock.now())
+        engine = stack.engine
+        engine.load_session(router, bars, start_ns=clock.now(), market_events=counter)
+        engine.start()
+        stack.risk.start_day(stack.portfolio.equity, clock.now())
+        closes = [int(b.ts[-1]) + b.interval_ns for b in bars.values() if len(b)]
+        last = max([int(f.rows["ts"][-1]) + 1 for f in feeds.values()] + closes)
+        engine.run_until(last)
+        result.expired += engine.end_session()
+        result.market_events += sum(len(f) for f in feeds.values())
+        if progress is not None:
+            progress(d, {"market_events": result.market_events, "fills": engine.stats.fills,
+                         "equity": round(stack.portfolio.equity, 2)})  # fmt: skip
+    if stack is None:
+        raise ValueError(f"no market data in the lake for {dates[0]}..{dates[-1]}: ingest it first")
+    engine = stack.engine
+    engine.stop()
+    result.elapsed_s = time.perf_counter() - started
+    s = engine.stats
+    result.bars, result.signals, result.orders = s.bars, s.signals, s.orders_submitted
+    result.denied, result.fills = s.orders_denied, s.fills
+    result.denials_by_reason = dict(s.denials_by_reason)
+    p = stack.portfolio
+    result.final_equity, result.realized_pnl, result.fees = p.equity, p.realized_pnl, p.fees
+    equity = stack.pnl.table().column("equity").to_numpy()
+    if equity.size:
+        peak = np.maximum.accumulate(equity)
+        result.max_drawdown = float(np.max(1.0 - equity / peak))
+    if write:
+        window = Window(first, day_start_ns(date.fromisoformat(dates[-1]) + timedelta(days=1)))
+        result.rows_written = stack.write(lake, window, clock.now())
+    stack.oms.journal.close()
+    return result
+
+
+# -- paper ----------------------------------------------------------------------------------------
+
+
+class PaperSession:
+    """Paper trading on the synthetic exchange's live session, against the simulated venue.
+
+    ``run`` wakes the engine at every due time on the wall (or scaled) clock, polls the kill
+    switch at least every ``poll_s`` and checkpoints orders, fills, positions and PnL to the lake.
+    """
+
+    def __init__(self, stack: TradingStack, lake: Lake, window: Window, clock: Clock, session_end_ns: int) -> None:
+        self.stack = stack
+        self.lake = lake
+        self.window = window
+        self.clock = clock
+        self.session_end_ns = session_end_ns
+        self.checkpoints = 0
+
+    @property
+    def engine(self) -> TradingEngine:
+        """The engine this session drives."""
+        return self.stack.engine
+
+    def checkpoint(self) -> dict[str, int]:
+        """Write the account's state of the day to the lake (replacing the last checkpoint)."""
+        self.checkpoints += 1
+        return self.stack.write(self.lake, self.window, self.engine.now)
+
+    def run(
+        self,
+        *,
+        max_wall_s: float | None = None,
+        until_ns: int | None = None,
+        checkpoint_every_s: float = 60.0,
+        poll_s: float = 0.5,
+        should_stop: Callable[[], bool] = lambda: False,
+        on_progress: Callable[[dict[str, object]], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> dict[str, object]:
+        """Trade until the session ends, ``until_ns``, ``max_wall_s`` or ``should_stop()``."""
+        engine = self.engine
+        end = min(self.session_end_ns, until_ns) if until_ns is not None else self.session_end_ns
+        wall0 = time.monotonic()
+        last_cp = wall0
+        engine.start()
+        while True:
+            now = min(self.clock.now(), end)
+            engine.run_until(now)
+            wall = time.monotonic()
+            if wall - last_cp >= checkpoint_every_s:
+                self.checkpoint()
+                last_cp = wall
+                if on_progress is not None:
+                    on_progress(self.status())
+            if now >= end or should_stop() or (max_wall_s is not None and wall - wall0 >= max_wall_s):
+                break
+            nxt = engine.next_wakeup()
+            delay = poll_s if nxt is None else min(poll_s, _wall_delay(self.clock, nxt))
+            sleep(max(delay, 0.001))
+        engine.stop()
+        self.checkpoint()
+        self.stack.oms.journal.close()
+        return self.status()
+
+    def status(self) -> dict[str, object]:
+        """Counts and the account, for logs and the flow's artifact."""
+        s, p = self.engine.stats, self.stack.portfolio
+        return {
+            "account": self.stack.account, "now": self.engine.now, "bars": s.bars, "quotes": s.quotes,
+            "signals": s.signals, "orders": s.orders_submitted, "denied": s.orders_denied, "fills": s.fills,
+            "equity": round(p.equity, 2), "cash": round(p.cash, 2), "trading_state": self.stack.risk.state.name,
+            "checkpoints": self.checkpoints,
+        }  # fmt: skip
+
+
+def _wall_delay(clock: Clock, ts: int) -> float:
+    if isinstance(clock, ScaledWallClock):
+        return clock.wall_delay_s(ts)
+    return max(0.0, (ts - clock.now()) / 1e9)
+
+
+def open_paper_session(
+    settings: Settings,
+    *,
+    day: date | None = None,
+    speed: float | None = None,
+    strategies: Sequence[Strategy] | None = None,
+    symbols: Sequence[str] | None = None,
+    on_risk_event: Callable[[RiskEvent], None] | None = None,
+) -> PaperSession:
+    """Paper trading: today's synthetic session on the wall clock (or ``day`` replayed at ``speed``x).
+
+    The OMS journal under ``<data>/trading/<account>/`` survives restarts: a new session recovers
+    it, cancels what the (new) simulated venue does not know, and goes on from the last signal.
+    """
+    account = settings.trading.account
+    symbols = list(symbols or settings.universe)
+    strategies = list(strategies if strategies is not None else strategies_from_settings(settings))
+    today = datetime.now(UTC).date()
+    day = day or today
+    if speed is None and day != today:
+        raise ValueError(f"paper trading {day} (not today) replays it: give a speed")
+    open_ns, close_ns = session_window(settings, day)
+    clock: Clock = WallClock() if speed is None else ScaledWallClock(open_ns, speed)
+    batch = SyntheticExchange(settings).fetch(open_ns, close_ns, symbols)
+    feeds = {}
+    for sym in symbols:
+        rules = InstrumentRules(symbol=sym, tick_size=settings.symbol(sym).tick_size, lot_size=settings.symbol(sym).lot_size)
+        feed = VenueFeed.from_batch(batch, rules)
+        if len(feed):
+            feeds[sym] = feed
+    if not feeds:
+        raise ValueError(f"the synthetic exchange has no data for {day}")
+    start = max(clock.now(), open_ns)
+    stack = build_stack(
+        settings, account=account, mode=TradingMode.PAPER, clock=clock, strategies=strategies,
+        symbols=symbols, prices=_first_prices(feeds),
+        journal_path=Path(settings.trading_dir) / account / "journal.bin",
+        fsync=settings.trading.journal_fsync, signals=SignalLog(settings.lake_root, symbols=symbols),
+        kill_switch=KillSwitch(settings.state_dir), on_risk_event=on_risk_event,
+    )  # fmt: skip
+    router, bars, counter = _session(settings, feeds, clock, start)
+    stack.engine.load_session(router, bars, start_ns=start, market_events=counter)
+    lake = Lake(settings.lake_root)
+    return PaperSession(stack, lake, Window.days(day), clock, close_ns)
