@@ -9,10 +9,11 @@ Order of work at each wake-up time ``t`` (a bar close, a quote sample, a timer o
 
 1. the venue is advanced to ``t`` and its outcomes are applied (OMS → portfolio → risk → strategy);
 2. the manual kill switch is read (one ``stat``);
-3. signals with ``ts <= t`` are handed to strategies, each journaled as consumed after the
+3. the portfolio and risk manager are marked at the venue's mid (unless quote samples do it);
+   bars closing at ``t`` mark them at the close, then go to strategies;
+4. signals with ``ts <= t`` are handed to strategies, each journaled as consumed after the
    orders it caused (so a crash in between re-delivers it, and its deterministic order ids make
    the retry idempotent);
-4. bars closing at ``t`` mark the portfolio and the risk manager, then go to strategies;
 5. quote samples and due timers;
 6. the new equity goes to the risk manager (daily loss, drawdown); a move to HALTED cancels every
    working order at once.
@@ -38,6 +39,7 @@ from shriven.engine.clock import Clock, SimulatedClock
 from shriven.engine.killswitch import KillSwitch
 from shriven.model.enums import (
     OrderEventKind,
+    OrderState,
     OrderType,
     RiskReason,
     Side,
@@ -52,6 +54,8 @@ logger = logging.getLogger("shriven.engine")
 __all__ = ["EngineConfig", "EngineStats", "TradingEngine"]
 
 _LOT_TOLERANCE = 1e-9
+#: Orders one target may send (fills, cancels and venue rejections re-work it) before giving up.
+_MAX_TARGET_ORDERS = 20
 
 
 class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -59,7 +63,9 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
 
     ``quote_interval_ns`` > 0 samples every symbol's top of book at that interval and calls
     ``on_quote`` when it changed (market makers); 0 sends no quotes. ``pnl_interval_ns`` is the
-    spacing of the equity-curve samples.
+    spacing of the equity-curve samples. ``resubmit_missing``: after a restart, send working
+    orders the venue does not know again (paper: the simulated venue restarts empty) instead of
+    canceling them.
     """
 
     account: str = "paper"
@@ -67,6 +73,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     quote_interval_ns: int = 0
     pnl_interval_ns: int = 60_000_000_000
     cancel_on_halt: bool = True
+    resubmit_missing: bool = False
 
 
 @dataclass
@@ -213,6 +220,8 @@ class TradingEngine:
         self._halt_seen = False
         self._started = False
         self._deferred: list[tuple[Strategy, OrderEvent]] = []
+        self._resubmitted: set[str] = set()
+        self._targets: dict[tuple[str, str], list] = {}
         self._in_callback = False
         self.stats = EngineStats()
 
@@ -245,7 +254,12 @@ class TradingEngine:
             self._reconcile(start)
 
     def end_session(self, reason: str = "SESSION_END") -> int:
-        """Expire every working order (day orders end with their session); returns how many."""
+        """Expire every working order (day orders end with their session); returns how many.
+
+        Targets still being worked end with the session too (the next session starts flat of
+        intentions; a new signal sets new ones).
+        """
+        self._targets.clear()
         expired = 0
         for order in list(self.oms.open_orders()):
             cid = order.request.client_order_id
@@ -290,7 +304,7 @@ class TradingEngine:
             self.risk.position_changed(sym, self.portfolio.position(sym))
         self._reconcile(now)
         for order in self.oms.open_orders():
-            self.risk.order_opened(order.request)
+            self.risk.order_opened(msgspec.structs.replace(order.request, quantity=order.leaves_quantity))
         if self.kill_switch is not None and self.kill_switch.read().on:
             self._apply_kill_switch(True, self.kill_switch.read().reason)
         self.risk.start_day(self.portfolio.equity, now)
@@ -305,17 +319,34 @@ class TradingEngine:
         self._flush_deferred()
 
     def _reconcile(self, now: int) -> None:
-        """Orders the journal says are working but the venue does not know are canceled."""
+        """Bring orders the journal says are working but the venue does not know back in line.
+
+        With ``resubmit_missing`` (paper: the simulated venue restarts empty) an acknowledged
+        order is sent again, with the same client id, for what it has left; otherwise (a real
+        venue that has lost or finished it) it is canceled as ``RECONCILED_MISSING``. An order
+        waiting for its cancel is canceled either way.
+        """
         at_venue = {o.client_order_id for o in self.venue.open_orders()}
         for order in list(self.oms.open_orders()):
             cid = order.request.client_order_id
-            if cid not in at_venue:
-                event = OrderEvent(
-                    ts=now, client_order_id=cid, kind=OrderEventKind.CANCELED,
-                    symbol=order.request.symbol, reason="RECONCILED_MISSING",
+            if cid in at_venue:
+                continue
+            leaves = order.leaves_quantity
+            if self.config.resubmit_missing and order.state != OrderState.PENDING_CANCEL and leaves > 0:
+                request = msgspec.structs.replace(
+                    order.request, quantity=leaves,
+                    price=None if order.request.price is None else order.price, ts=now,
                 )  # fmt: skip
-                self.oms.apply(event)
-                logger.warning("order %s was working in the journal but not at the venue: canceled", cid)
+                self._resubmitted.add(cid)
+                self.venue.submit(request)
+                logger.info("order %s resubmitted to the venue after a restart (%g left)", cid, leaves)
+                continue
+            event = OrderEvent(
+                ts=now, client_order_id=cid, kind=OrderEventKind.CANCELED,
+                symbol=order.request.symbol, reason="RECONCILED_MISSING",
+            )  # fmt: skip
+            self.oms.apply(event)
+            logger.warning("order %s was working in the journal but not at the venue: canceled", cid)
 
     def stop(self) -> None:
         """Call every strategy's ``on_stop`` and take a last PnL sample."""
@@ -374,10 +405,12 @@ class TradingEngine:
             ks = self.kill_switch.read()
             if ks.on != self._kill_on:
                 self._apply_kill_switch(ks.on, ks.reason)
+        if not self.config.quote_interval_ns:
+            self._mark_from_venue()
+        self._deliver_bars(t)
+        self._flush_deferred()
         if self.signals is not None:
             self._deliver_signals(t)
-        self._flush_deferred()
-        self._deliver_bars(t)
         self._flush_deferred()
         if self.config.quote_interval_ns and self._next_quote and self._next_quote <= t:
             self._deliver_quotes(t)
@@ -398,6 +431,11 @@ class TradingEngine:
 
     def _on_venue_event(self, event: OrderEvent) -> None:
         self.stats.venue_events += 1
+        if event.kind == OrderEventKind.ACCEPTED and event.client_order_id in self._resubmitted:
+            self._resubmitted.discard(event.client_order_id)
+            order = self.oms.get(event.client_order_id)
+            if order is not None and order.state != OrderState.SUBMITTED:
+                return  # the venue acknowledges a resubmission of an order we already had accepted
         fill = self.oms.apply(event)
         order = self.oms.get(event.client_order_id)
         if order is None:
@@ -412,11 +450,15 @@ class TradingEngine:
                 self.risk.order_closed(order.request.client_order_id)
             if strategy is not None:
                 strategy.on_fill(self._contexts[strategy.strategy_id], fill)
+                if order.is_terminal and self._targets:
+                    self._work_target(strategy, order.request.symbol)
             return
         if order.is_terminal:
             self.risk.order_closed(order.request.client_order_id)
         if strategy is not None:
             strategy.on_order_event(self._contexts[strategy.strategy_id], event)
+            if order.is_terminal and self._targets:
+                self._work_target(strategy, order.request.symbol)
 
     def _deliver_bars(self, t: int) -> None:
         while self._schedule_pos < self._schedule.size and self._schedule[self._schedule_pos] <= t:
@@ -434,6 +476,16 @@ class TradingEngine:
                 for s in self._by_symbol[sym]:
                     s.on_bar(self._contexts[s.strategy_id], bar)
             self._bar_cursor[sym] = i
+
+    def _mark_from_venue(self) -> None:
+        """Reference prices from the venue's touch: risk values orders at the market, not at a stale bar."""
+        for sym in self.symbols:
+            q = self.venue.quote(sym)
+            if q is not None:
+                mid = q.mid
+                if math.isfinite(mid):
+                    self.portfolio.mark(sym, mid, q.ts)
+                    self.risk.mark(sym, mid)
 
     def _deliver_quotes(self, t: int) -> None:
         for sym in self.symbols:
@@ -584,24 +636,49 @@ class TradingEngine:
         return total
 
     def target_position(self, strategy: Strategy, symbol: str, target: float) -> None:
-        """Trade towards ``target``: cancel opposite working orders, send the lot-rounded gap at market."""
-        lot = self.instruments[symbol][1]
+        """Trade towards a signed position at market, lot-rounded toward zero.
+
+        While one of the strategy's orders on the symbol is working the gap is unknown (a cancel
+        can lose the race to a fill), so those trading away from the target are canceled and the
+        target is worked again when they finish. Orders of a signal's target keep its offset in
+        their ids, so re-delivering the signal after a crash re-creates the same ids.
+        """
+        self._targets[(strategy.strategy_id, symbol)] = [target, self._signal_context, 0]
+        self._work_target(strategy, symbol)
+
+    def _work_target(self, strategy: Strategy, symbol: str) -> None:
+        key = (strategy.strategy_id, symbol)
+        entry = self._targets.get(key)
+        if entry is None:
+            return
+        target, offset, sent = entry
         position = self.portfolio.position(symbol)
-        working = 0.0
-        for order in self.oms.open_orders(symbol):
-            if order.request.strategy_id != strategy.strategy_id:
-                continue
-            leaves = order.leaves_quantity if order.request.side == Side.BUY else -order.leaves_quantity
-            if (target - position) * leaves < 0:
-                self.cancel(order.request.client_order_id)
-            else:
-                working += leaves
-        gap = target - position - working
+        working = [o for o in self.oms.open_orders(symbol) if o.request.strategy_id == strategy.strategy_id]
+        if working:
+            signed = [o.leaves_quantity if o.request.side == Side.BUY else -o.leaves_quantity for o in working]
+            overshoot = (target - position - sum(signed)) * sum(signed) < 0
+            for order, leaves in zip(working, signed, strict=True):
+                if overshoot or (target - position) * leaves < 0:
+                    self.cancel(order.request.client_order_id)
+            return
+        lot = self.instruments[symbol][1]
+        gap = target - position
         lots = math.floor(abs(gap) / lot + _LOT_TOLERANCE)
         if lots <= 0:
+            del self._targets[key]
             return
+        entry[2] = sent + 1
+        cid = None if offset is None else f"{strategy.strategy_id}-s{offset}-{symbol}-{sent + 1}"
         side = Side.BUY if gap > 0 else Side.SELL
-        self.submit(strategy, symbol, side, lots * lot, None, OrderType.MARKET)
+        saved, self._signal_context = self._signal_context, offset
+        try:
+            cid = self.submit(strategy, symbol, side, lots * lot, None, OrderType.MARKET, client_order_id=cid)
+        finally:
+            self._signal_context = saved
+        order = self.oms.get(cid)
+        if order is None or order.state == OrderState.DENIED or sent + 1 >= _MAX_TARGET_ORDERS:
+            # denied, or the venue keeps refusing: stop (the strategy heard why); no retry loop
+            del self._targets[key]
 
     def set_timer(self, strategy: Strategy, at_ns: int) -> None:
         """Wake ``strategy.on_timer`` at ``at_ns``."""

@@ -192,6 +192,7 @@ def build_stack(
     config = EngineConfig(
         account=account, mode=mode, quote_interval_ns=settings.trading.quote_interval_ms * 1_000_000,
         pnl_interval_ns=INTERVALS_NS[settings.trading.bar_interval],
+        resubmit_missing=mode == TradingMode.PAPER,
     )  # fmt: skip
     engine = TradingEngine(
         config, clock=clock, venue=_NoVenue(), risk=risk, oms=oms, portfolio=portfolio,
@@ -479,7 +480,6 @@ def open_paper_session(
             feeds[sym] = feed
     if not feeds:
         raise ValueError(f"the synthetic exchange has no data for {day}")
-    start = max(clock.now(), open_ns)
     stack = build_stack(
         settings, account=account, mode=TradingMode.PAPER, clock=clock, strategies=strategies,
         symbols=symbols, prices=_first_prices(feeds),
@@ -487,6 +487,13 @@ def open_paper_session(
         fsync=settings.trading.journal_fsync, signals=SignalLog(settings.lake_root, symbols=symbols),
         kill_switch=KillSwitch(settings.state_dir), on_risk_event=on_risk_event,
     )  # fmt: skip
+    if speed is not None:
+        # a replay resumes where the journal stopped, not at the open again
+        resume = max((o.updated_ts for o in stack.oms.orders), default=open_ns)
+        if resume > open_ns:
+            clock = ScaledWallClock(min(resume + 1, close_ns), speed)
+            stack.engine.clock = clock
+    start = max(clock.now(), open_ns)
     router, bars, counter = _session(settings, feeds, clock, start)
     stack.engine.load_session(router, bars, start_ns=start, market_events=counter)
     lake = Lake(settings.lake_root)
