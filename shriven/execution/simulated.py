@@ -7,7 +7,8 @@ It maps the engine's string ``client_order_id`` to the int ids the numba venue u
 
 * ACCEPTED, REJECTED, CANCELED, CANCEL_REJECTED, MODIFY_REJECTED map by name, MODIFIED to
   UPDATED, PARTIALLY_FILLED and FILLED both to FILLED (the fill's price, quantity, fee,
-  liquidity and a ``trade_id`` ``f"{name}-t{n}"`` unique on this exchange);
+  liquidity and a ``trade_id`` ``f"{name}-{start:x}-t{n}"``, unique across exchange instances
+  that start at different times, so a restarted paper venue never reuses an id);
 * ``reason`` is the ``RejectReason`` / ``CancelReason`` name; requests refused here, before any
   venue sees them (unknown symbol, a reused client id, cancel of an id never sent), become events
   at the current time with reasons ``UNKNOWN_SYMBOL``, ``DUPLICATE_ORDER_ID``, ``UNKNOWN_ORDER``;
@@ -118,6 +119,8 @@ class SimulatedExchange:
         self._now = int(start_ns)
         self._next_int_id = 1
         self._next_trade = 1
+        #: Ids of this instance: a restarted venue (paper trading) must not reuse the last one's.
+        self._id_prefix = f"{name}-{int(start_ns):x}"
         self._by_client: dict[str, _Order] = {}
         self._by_int: dict[int, _Order] = {}
         self._local: list[OrderEvent] = []
@@ -249,7 +252,7 @@ class SimulatedExchange:
         elif kind is OrderEventKind.FILLED:
             order.leaves = ev.leaves_quantity
             order.is_open = ev.leaves_quantity > 0.0
-            trade_id = f"{self.name}-t{self._next_trade}"
+            trade_id = f"{self._id_prefix}-t{self._next_trade}"
             self._next_trade += 1
             fee = ev.fee
             self._positions[order.symbol] += _SIGN[order.side] * ev.quantity
@@ -261,7 +264,7 @@ class SimulatedExchange:
             price = math.nan
         event = OrderEvent(
             ts=ev.ts, client_order_id=order.client_order_id, kind=kind, symbol=order.symbol,
-            venue=self.name, venue_order_id=f"{self.name}-{order.int_id}", price=price,
+            venue=self.name, venue_order_id=f"{self._id_prefix}-{order.int_id}", price=price,
             quantity=ev.quantity, fee=fee, liquidity=ev.liquidity, trade_id=trade_id,
             reason=ev.reason.name if ev.reason is not None else "",
         )  # fmt: skip
@@ -293,7 +296,7 @@ class SimulatedExchange:
                 side=o.side,
                 price=o.price,
                 quantity=o.leaves,
-                venue_order_id=f"{self.name}-{o.int_id}",
+                venue_order_id=f"{self._id_prefix}-{o.int_id}",
             )  # fmt: skip
             for o in self._by_client.values()
             if o.is_open

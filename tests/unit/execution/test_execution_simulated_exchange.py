@@ -58,13 +58,13 @@ def test_fill_events_carry_everything(two_symbols):
     assert fill.quantity == 10
     assert fill.fee == pytest.approx(50.02 * 10 * 0.001)
     assert fill.liquidity is Liquidity.TAKER
-    assert fill.venue_order_id == "sim-1"
+    assert fill.venue_order_id == "sim-0-1"  # name, start time (hex), number
     assert fill.ts == 12  # exchange time; seen at 14
     maker = events[3]
     assert maker.liquidity is Liquidity.MAKER
     assert maker.ts == 30
     assert len({e.trade_id for e in events if e.kind is K.FILLED}) == 2
-    assert all(e.trade_id.startswith("sim-t") for e in events if e.kind is K.FILLED)
+    assert all(e.trade_id.startswith("sim-0-t") for e in events if e.kind is K.FILLED)
     assert ex.positions() == {"AAA": 100.0, "BBB": 10.0}
     assert [f.client_order_id for f in ex.fills_since(13)] == ["o-2"]
 
@@ -81,7 +81,7 @@ def test_outcomes_arrive_after_the_round_trip(two_symbols):
     assert ack.ts == 12
     assert ex.open_orders() == [
         VenueOrder(client_order_id="o-1", symbol="BBB", side=Side.BUY, price=50.00,
-                   quantity=10, venue_order_id="sim-1")
+                   quantity=10, venue_order_id="sim-0-1")
     ]  # fmt: skip
 
 
