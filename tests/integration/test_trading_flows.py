@@ -73,7 +73,8 @@ def test_backtest_flow_writes_the_account_and_a_summary_artifact(trading_platfor
     create_views(con, trading_platform.lake_root)
     assert con.sql("SELECT count(*) FROM fills WHERE account = 'backtest-flow'").fetchall()[0][0] == summary["fills"]
     artifact = Artifact.get("backtest-summary")
-    assert artifact is not None and "backtest-flow" in artifact.data
+    assert artifact is not None
+    assert "backtest-flow" in artifact.data
 
 
 def test_execution_flow_paper_trades_and_publishes_risk_breaches(trading_platform, asserting_events_worker):
