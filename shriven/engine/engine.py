@@ -14,7 +14,7 @@ Order of work at each wake-up time ``t`` (a bar close, a quote sample, a timer o
 4. signals with ``ts <= t`` are handed to strategies, each journaled as consumed after the
    orders it caused (so a crash in between re-delivers it, and its deterministic order ids make
    the retry idempotent);
-5. quote samples and due timers;
+5. quote samples, execution algos (TWAP, VWAP, iceberg children) and due timers;
 6. the new equity goes to the risk manager (daily loss, drawdown); a move to HALTED cancels every
    working order at once.
 
@@ -37,6 +37,7 @@ import numpy as np
 from shriven.engine.bars import BarSeries, bar_schedule
 from shriven.engine.clock import Clock, SimulatedClock
 from shriven.engine.killswitch import KillSwitch
+from shriven.execution.algos import TWAP, VWAP, Iceberg
 from shriven.model.enums import (
     OrderEventKind,
     OrderState,
@@ -46,7 +47,7 @@ from shriven.model.enums import (
     TradingMode,
     TradingState,
 )
-from shriven.model.records import OrderEvent, OrderRequest, Quote, Signal
+from shriven.model.records import Fill, OrderEvent, OrderRequest, Quote, Signal
 from shriven.strategy.base import Strategy
 
 logger = logging.getLogger("shriven.engine")
@@ -147,6 +148,9 @@ class _Context:
     def set_timer(self, at_ns: int) -> None:
         self._engine.set_timer(self._strategy, at_ns)
 
+    def execute(self, symbol: str, side: Side, quantity: float, algo: str, **params: object) -> str:
+        return self._engine.execute(self._strategy, symbol, side, quantity, algo, **params)
+
 
 class TradingEngine:
     """The event loop of the trading path (see the module docstring for the order of work).
@@ -222,6 +226,9 @@ class TradingEngine:
         self._deferred: list[tuple[Strategy, OrderEvent]] = []
         self._resubmitted: set[str] = set()
         self._targets: dict[tuple[str, str], list] = {}
+        self._algos: dict[str, list] = {}
+        self._finished_algos: dict[str, object] = {}
+        self._child_parent: dict[str, str] = {}
         self._in_callback = False
         self.stats = EngineStats()
 
@@ -260,6 +267,7 @@ class TradingEngine:
         intentions; a new signal sets new ones).
         """
         self._targets.clear()
+        self._algos.clear()
         expired = 0
         for order in list(self.oms.open_orders()):
             cid = order.request.client_order_id
@@ -412,6 +420,9 @@ class TradingEngine:
         if self.signals is not None:
             self._deliver_signals(t)
         self._flush_deferred()
+        if self._algos:
+            self._run_algos()
+            self._flush_deferred()
         if self.config.quote_interval_ns and self._next_quote and self._next_quote <= t:
             self._deliver_quotes(t)
             self._next_quote = _ceil_to(t + 1, self.config.quote_interval_ns)
@@ -441,6 +452,8 @@ class TradingEngine:
         if order is None:
             return
         strategy = self._by_id.get(order.request.strategy_id)
+        if self._child_parent:
+            self._algo_child_event(order, fill)
         if fill is not None:
             self.stats.fills += 1
             self.portfolio.apply_fill(fill)
@@ -679,6 +692,82 @@ class TradingEngine:
         if order is None or order.state == OrderState.DENIED or sent + 1 >= _MAX_TARGET_ORDERS:
             # denied, or the venue keeps refusing: stop (the strategy heard why); no retry loop
             del self._targets[key]
+
+    def execute(
+        self,
+        strategy: Strategy,
+        symbol: str,
+        side: Side,
+        quantity: float,
+        algo: str,
+        *,
+        price: float | None = None,
+        duration_ns: int = 600_000_000_000,
+        slices: int = 10,
+        participation: float = 0.1,
+        display_quantity: float | None = None,
+    ) -> str:
+        """Start an execution algo for a parent order; its children are worked at each wake-up."""
+        if symbol not in self.instruments:
+            raise ValueError(f"unknown symbol {symbol!r}")
+        self._seq += 1
+        parent_id = f"{strategy.strategy_id}-{algo}-{self._session}-{self._seq}"
+        order_type = OrderType.MARKET if price is None else OrderType.LIMIT
+        parent = OrderRequest(
+            client_order_id=parent_id, symbol=symbol, side=side, quantity=quantity, order_type=order_type,
+            price=price, strategy_id=strategy.strategy_id, ts=self._now,
+        )  # fmt: skip
+        lot = self.instruments[symbol][1]
+        start, end = self._now, self._now + int(duration_ns)
+        if algo == "twap":
+            worker = TWAP(parent, start, end, slices, lot_size=lot)
+        elif algo == "vwap":
+            worker = VWAP(parent, participation, start, end, lot_size=lot)
+        elif algo == "iceberg":
+            worker = Iceberg(parent, display_quantity or quantity, lot_size=lot)
+        else:
+            raise ValueError(f"unknown execution algo {algo!r}; known: twap, vwap, iceberg")
+        self._algos[parent_id] = [worker, strategy, symbol, self._now]
+        self._run_algo(parent_id)
+        return parent_id
+
+    def _run_algos(self) -> None:
+        for parent_id in list(self._algos):
+            self._run_algo(parent_id)
+
+    def _run_algo(self, parent_id: str) -> None:
+        run = self._algos[parent_id]
+        worker, strategy, symbol, since = run
+        volume = self._traded_volume(symbol, since, self._now)
+        run[3] = self._now
+        for child in worker.on_time(self._now, self.quote(symbol), volume):
+            self._child_parent[child.client_order_id] = parent_id
+            self.submit_request(msgspec.structs.replace(child, ts=self._now))
+        if worker.done:
+            del self._algos[parent_id]
+            self._finished_algos[parent_id] = worker
+
+    def _traded_volume(self, symbol: str, start: int, end: int) -> float:
+        """Market volume of the bars that closed in ``(start, end]``."""
+        series = self.bars.get(symbol)
+        if series is None or not len(series) or end <= start:
+            return 0.0
+        closes = series.ts + series.interval_ns
+        a, b = np.searchsorted(closes, [start, end], "right")
+        return float(series.volume[a:b].sum())
+
+    def _algo_child_event(self, order, fill: Fill | None) -> None:
+        parent_id = self._child_parent.get(order.request.client_order_id)
+        if parent_id is None:
+            return
+        worker = self._algos.get(parent_id) or self._finished_algos.get(parent_id)
+        if worker is None:
+            return
+        worker = worker[0] if isinstance(worker, list) else worker
+        if fill is not None:
+            worker.on_fill(fill.client_order_id, fill.quantity)
+        elif order.is_terminal and hasattr(worker, "on_canceled"):
+            worker.on_canceled(order.request.client_order_id, order.leaves_quantity)
 
     def set_timer(self, strategy: Strategy, at_ns: int) -> None:
         """Wake ``strategy.on_timer`` at ``at_ns``."""

@@ -84,6 +84,26 @@ class StrategyContext(Protocol):
         """Call :meth:`Strategy.on_timer` once the clock reaches ``at_ns``."""
         ...
 
+    def execute(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: float,
+        algo: str,
+        *,
+        price: float | None = None,
+        duration_ns: int = 600_000_000_000,
+        slices: int = 10,
+        participation: float = 0.1,
+        display_quantity: float | None = None,
+    ) -> str:
+        """Work a parent order with an execution algo (``twap``, ``vwap`` or ``iceberg``); returns its id.
+
+        Children go through risk and the OMS like any order and come back as fills and events;
+        the algo is worked at every engine wake-up (bar closes, quote samples).
+        """
+        ...
+
 
 class Strategy:
     """Base class of strategies: override the callbacks you need.

@@ -111,6 +111,7 @@ class FakeContext:
         self.targets: list[tuple[str, float]] = []
         #: Timers set and not yet fired (ns), in the order they were set.
         self.timers: list[int] = []
+        self.algos: list[tuple[str, str, Side, float, str, dict[str, object]]] = []
         #: Fills booked through :meth:`fill`.
         self.fills: list[Fill] = []
 
@@ -202,6 +203,13 @@ class FakeContext:
     def set_timer(self, at_ns: int) -> None:
         """Record a timer; :meth:`advance` fires it."""
         self.timers.append(int(at_ns))
+
+    def execute(self, symbol: str, side: Side, quantity: float, algo: str, **params: object) -> str:
+        """Record an algo parent order (nothing is worked: the engine's tests cover that)."""
+        prefix = self.strategy.strategy_id if self.strategy is not None else "order"
+        parent_id = f"{prefix}-{algo}-{len(self.algos) + 1}"
+        self.algos.append((parent_id, symbol, side, quantity, algo, dict(params)))
+        return parent_id
 
     # --- what the test sets ----------------------------------------------------------------
 

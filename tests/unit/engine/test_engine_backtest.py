@@ -8,8 +8,6 @@ risk decisions and the kill switch act within one event, signals are acted on on
 from __future__ import annotations
 
 import math
-import tomllib
-from datetime import date
 
 import duckdb
 import msgspec
@@ -30,30 +28,7 @@ from shriven.signals.log import SignalLog
 from shriven.strategy.base import Strategy
 from shriven.strategy.momentum import Momentum
 from shriven.strategy.signal_follower import SignalFollower
-from tests.conftest import SMALL_CONFIG
-
-DAY = date(2026, 1, 5)
-
-
-def _settings(root, **trading) -> Settings:
-    raw = tomllib.loads(SMALL_CONFIG)
-    raw["trading"] = {"starting_cash": 1_000_000.0, **trading}
-    return msgspec.convert({**raw, "data_dir": str(root)}, Settings)
-
-
-@pytest.fixture(scope="module")
-def lake_dir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("engine")
-    settings = _settings(root)
-    ingest_window(SyntheticExchange(settings), Lake(settings.lake_root), Window.days(DAY), settings.universe, settings.universe)
-    return root
-
-
-@pytest.fixture
-def settings(lake_dir, tmp_path):
-    """Shares the module's lake (read-only) but gets its own trading state per test."""
-    base = _settings(lake_dir)
-    return msgspec.structs.replace(base, data_dir=str(lake_dir)), tmp_path
+from tests.unit.engine.conftest import DAY, _settings
 
 
 class EveryBar(Strategy):

@@ -215,3 +215,13 @@ def test_is_a_strategy_context(ctx: FakeContext) -> None:
         return context.symbols
 
     assert takes(ctx) == ("ACME", "BOLT")
+
+
+def test_fake_context_records_algo_parents() -> None:
+    from shriven.model.enums import Side
+    from shriven.testing.fake_context import FakeContext
+
+    ctx = FakeContext(symbols=("ACME",))
+    parent = ctx.execute("ACME", Side.BUY, 10.0, "twap", slices=2)
+    assert parent == "order-twap-1"
+    assert ctx.algos == [("order-twap-1", "ACME", Side.BUY, 10.0, "twap", {"slices": 2})]
