@@ -205,3 +205,17 @@ def test_backtest_of_a_day_without_data_says_so(settings) -> None:
         run_backtest(s, ["2020-01-01"], strategies=[EveryBar("e", ("ACME",))], run_id="empty")
     with pytest.raises(ValueError, match="at least one date"):
         run_backtest(s, [], strategies=[], run_id="none")
+
+
+def test_two_venues_route_to_the_cheaper_fee_adjusted_price(lake_dir) -> None:
+    venues = [
+        {"name": "dear", "maker_fee": 0.0, "taker_fee": 0.0010},
+        {"name": "cheap", "maker_fee": 0.0, "taker_fee": 0.0002},
+    ]
+    s = _settings(lake_dir, venues=venues)
+    result = run_backtest(s, [DAY.isoformat()], strategies=[EveryBar("every", ("ACME", "BOLT"))], run_id="two-venues")
+    con = _con(s)
+    by_venue = dict(con.sql(f"SELECT venue, count(*) FROM fills WHERE account = '{result.account}' GROUP BY ALL").fetchall())
+    assert by_venue == {"cheap": result.fills}
+    fee, notional = con.sql(f"SELECT sum(fee), sum(price * quantity) FROM fills WHERE account = '{result.account}'").fetchall()[0]
+    assert fee == pytest.approx(0.0002 * notional)
