@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from shriven.config import load_settings
-from shriven.engine.wiring import open_paper_session, strategies_from_settings
+from shriven.engine.wiring import open_live_session, open_paper_session, strategies_from_settings
 from tasks.trading import emit_risk_event
 
 
@@ -26,24 +26,26 @@ def execution(
     strategies: str | None = None,
     checkpoint_every_s: float | None = None,
 ) -> dict[str, object]:
-    """Trade the synthetic live session on the wall clock (``speed``: replay ``day`` faster)."""
-    if mode != "paper":
-        raise ValueError(
-            f"mode {mode!r}: only 'paper' runs end to end so far; live trading needs the ccxt venue "
-            "wired to exchange keys from the secrets vault"
-        )
+    """Paper: the synthetic live session on the wall clock (``speed``: replay ``day`` faster).
+    Live: the ``[ccxt]`` exchange (sandbox unless ``live_sandbox = false``), keys from the environment."""
+    if mode not in ("paper", "live"):
+        raise ValueError(f"mode must be 'paper' or 'live', not {mode!r}")
     settings = load_settings()
     logger = get_run_logger()
-    account = settings.trading.account
-    session = open_paper_session(
-        settings, day=day, speed=speed, strategies=strategies_from_settings(settings, strategies),
-        on_risk_event=lambda e: emit_risk_event(account, e),
-    )  # fmt: skip
-    logger.info("paper trading %s as account %r (speed %s)", session.window, account, speed or "real time")
+    chosen = strategies_from_settings(settings, strategies)
+    if mode == "live":
+        account = settings.trading.live_account
+        session = open_live_session(settings, strategies=chosen, on_risk_event=lambda e: emit_risk_event(account, e))
+    else:
+        account = settings.trading.account
+        session = open_paper_session(
+            settings, day=day, speed=speed, strategies=chosen, on_risk_event=lambda e: emit_risk_event(account, e)
+        )
+    logger.info("%s trading %s as account %r (speed %s)", mode, session.window, account, speed or "real time")
     status = session.run(
         max_wall_s=None if max_minutes is None else 60 * max_minutes,
         checkpoint_every_s=checkpoint_every_s or settings.trading.checkpoint_every_s,
         on_progress=lambda s: logger.info("checkpoint: %s", s),
     )  # fmt: skip
-    create_table_artifact([status], key="execution-session", description=f"paper session {session.window}")
+    create_table_artifact([status], key="execution-session", description=f"{mode} session {session.window}")
     return status

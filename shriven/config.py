@@ -156,6 +156,8 @@ class TradingConfig(_Config):
     risk: RiskLimits = RiskLimits()
     journal_fsync: bool = True
     checkpoint_every_s: PositiveFloat = 60.0
+    live_account: str = "live"
+    live_sandbox: bool = True
 
     def __post_init__(self) -> None:
         if self.bar_interval not in INTERVALS_NS:
@@ -165,8 +167,11 @@ class TradingConfig(_Config):
         names = [v.name for v in self.venues]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate venue names: {names}")
-        if not self.account or "/" in self.account or "=" in self.account:
-            raise ValueError(f"account {self.account!r} must be a non-empty name without '/' or '='")
+        for account in (self.account, self.live_account):
+            if not account or "/" in account or "=" in account:
+                raise ValueError(f"account {account!r} must be a non-empty name without '/' or '='")
+        if self.account == self.live_account:
+            raise ValueError(f"paper and live accounts must differ (both {self.account!r})")
 
 
 class ScheduleConfig(_Config):

@@ -7,7 +7,8 @@ their window closes: a bar ``[ts, ts + interval)`` is delivered at ``ts + interv
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Protocol
 
 import numpy as np
 
@@ -15,7 +16,23 @@ from shriven.model.records import Bar
 from shriven.venue._kernels import FEED_TRADE
 from shriven.venue.simulated import VenueFeed
 
-__all__ = ["BarSeries", "bars_from_feed", "bar_schedule"]
+__all__ = ["BarSeries", "BarStream", "SeriesBars", "bar_schedule", "bars_from_feed"]
+
+
+class BarStream(Protocol):
+    """Where the engine's bars come from: precomputed (backtest, synthetic paper) or polled (live)."""
+
+    def next_close(self) -> int | None:
+        """The next time a bar may close (None: no more bars)."""
+        ...
+
+    def closed(self, t: int) -> Iterator[Bar]:
+        """Bars that closed by ``t`` and were not handed out before, oldest first per symbol."""
+        ...
+
+    def traded_volume(self, symbol: str, start: int, end: int) -> float:
+        """Market volume of the symbol's bars that closed in ``(start, end]`` (for VWAP algos)."""
+        ...
 
 
 class BarSeries:
@@ -85,3 +102,38 @@ def bar_schedule(series: Mapping[str, BarSeries]) -> np.ndarray:
     if not closes:
         return np.empty(0, np.int64)
     return np.unique(np.concatenate(closes))
+
+
+class SeriesBars:
+    """A :class:`BarStream` over precomputed series; bars closing at or before ``start_ns`` are skipped."""
+
+    def __init__(self, series: Mapping[str, BarSeries], start_ns: int | None = None) -> None:
+        self.series = dict(series)
+        start = -(2**62) if start_ns is None else start_ns
+        self._cursor = {s: int(np.searchsorted(b.ts + b.interval_ns, start, "right")) for s, b in self.series.items()}
+        self._schedule = bar_schedule(self.series)
+        self._pos = int(np.searchsorted(self._schedule, start, "right"))
+
+    def next_close(self) -> int | None:
+        """The next scheduled bar close."""
+        return int(self._schedule[self._pos]) if self._pos < self._schedule.size else None
+
+    def closed(self, t: int) -> Iterator[Bar]:
+        """Every bar closing by ``t`` not yet delivered, symbol by symbol."""
+        while self._pos < self._schedule.size and self._schedule[self._pos] <= t:
+            self._pos += 1
+        for sym, series in self.series.items():
+            i, n, interval = self._cursor[sym], len(series), series.interval_ns
+            while i < n and series.ts[i] + interval <= t:
+                bar = series.bar(i)
+                i += 1
+                self._cursor[sym] = i
+                yield bar
+
+    def traded_volume(self, symbol: str, start: int, end: int) -> float:
+        """Volume of the bars closing in ``(start, end]``."""
+        series = self.series.get(symbol)
+        if series is None or not len(series) or end <= start:
+            return 0.0
+        a, b = np.searchsorted(series.ts + series.interval_ns, [start, end], "right")
+        return float(series.volume[a:b].sum())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +48,8 @@ logger = logging.getLogger("shriven.engine")
 
 __all__ = [
     "BacktestResult",
-    "PaperSession",
+    "TradingSession",
+    "open_live_session",
     "TradingStack",
     "build_stack",
     "open_paper_session",
@@ -370,8 +372,8 @@ def run_backtest(
 # -- paper ----------------------------------------------------------------------------------------
 
 
-class PaperSession:
-    """Paper trading on the synthetic exchange's live session, against the simulated venue.
+class TradingSession:
+    """A paper or live session on the wall clock (paper: the synthetic session; live: a ccxt venue).
 
     ``run`` wakes the engine at every due time on the wall (or scaled) clock, polls the kill
     switch at least every ``poll_s`` and checkpoints orders, fills, positions and PnL to the lake.
@@ -456,7 +458,7 @@ def open_paper_session(
     strategies: Sequence[Strategy] | None = None,
     symbols: Sequence[str] | None = None,
     on_risk_event: Callable[[RiskEvent], None] | None = None,
-) -> PaperSession:
+) -> TradingSession:
     """Paper trading: today's synthetic session on the wall clock (or ``day`` replayed at ``speed``x).
 
     The OMS journal under ``<data>/trading/<account>/`` survives restarts: a new session recovers
@@ -497,4 +499,74 @@ def open_paper_session(
     router, bars, counter = _session(settings, feeds, clock, start)
     stack.engine.load_session(router, bars, start_ns=start, market_events=counter)
     lake = Lake(settings.lake_root)
-    return PaperSession(stack, lake, Window.days(day), clock, close_ns)
+    return TradingSession(stack, lake, Window.days(day), clock, close_ns)
+
+
+# -- live -----------------------------------------------------------------------------------------
+
+#: Environment variables holding the exchange credentials (until the secrets vault holds them).
+API_KEY_ENV = "SHRIVEN_CCXT_API_KEY"
+SECRET_ENV = "SHRIVEN_CCXT_SECRET"
+
+
+def _ccxt_exchange(settings: Settings, environ: Mapping[str, str]):
+    """The configured ccxt exchange, authenticated from the environment, sandboxed unless told not to."""
+    import ccxt
+
+    name = settings.ccxt.exchange
+    if name not in ccxt.exchanges:
+        raise ValueError(f"ccxt has no exchange {name!r}")
+    key, secret = environ.get(API_KEY_ENV), environ.get(SECRET_ENV)
+    if not key or not secret:
+        raise ValueError(f"live trading on {name} needs {API_KEY_ENV} and {SECRET_ENV} in the environment")
+    exchange = getattr(ccxt, name)({"apiKey": key, "secret": secret, "enableRateLimit": True})
+    if settings.trading.live_sandbox:
+        exchange.set_sandbox_mode(True)
+    return exchange
+
+
+def open_live_session(
+    settings: Settings,
+    *,
+    exchange=None,
+    clock: Clock | None = None,
+    strategies: Sequence[Strategy] | None = None,
+    symbols: Sequence[str] | None = None,
+    on_risk_event: Callable[[RiskEvent], None] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> TradingSession:
+    """Live trading: bars polled from the ccxt exchange, orders through a ccxt venue, wall clock.
+
+    The same engine, risk limits, journal (``<data>/trading/<live account>/``) and strategies as
+    paper trading. On start it reconciles with the venue: working orders the venue no longer has
+    are canceled (never resent: a real venue may have filled them). ``exchange`` and ``clock``
+    are injected by tests (``shriven.testing.ccxt_sim``); by default the exchange is built from
+    ``[ccxt]`` with keys from the environment, in sandbox mode unless ``live_sandbox = false``.
+    """
+    from shriven.engine.live_bars import SourceBars
+    from shriven.execution.ccxt_venue import CcxtVenue
+    from shriven.marketdata.ccxt_source import CcxtSource
+
+    env = os.environ if environ is None else environ
+    exchange = exchange if exchange is not None else _ccxt_exchange(settings, env)
+    clock = clock or WallClock()
+    symbols = list(symbols or settings.universe)
+    strategies = list(strategies if strategies is not None else strategies_from_settings(settings))
+    account = settings.trading.live_account
+    venue_name = f"ccxt:{settings.ccxt.exchange}"
+    venue = CcxtVenue(venue_name, exchange, symbols, symbol_map=settings.ccxt.symbol_map, clock_ns=clock.now)
+    router = Router([venue], breaker_failures=settings.ccxt.breaker_failures,
+                    breaker_reset_s=settings.ccxt.breaker_reset_s)  # fmt: skip
+    stack = build_stack(
+        settings, account=account, mode=TradingMode.LIVE, clock=clock, strategies=strategies,
+        symbols=symbols, prices={}, journal_path=Path(settings.trading_dir) / account / "journal.bin",
+        fsync=settings.trading.journal_fsync, signals=SignalLog(settings.lake_root, symbols=symbols),
+        kill_switch=KillSwitch(settings.state_dir), on_risk_event=on_risk_event,
+    )  # fmt: skip
+    now = clock.now()
+    source = CcxtSource(settings.ccxt, exchange=exchange)
+    bars = SourceBars(source, symbols, INTERVALS_NS[settings.trading.bar_interval], now)
+    stack.engine.load_session(router, bars, start_ns=now)
+    day = datetime.fromtimestamp(now / 1e9, tz=UTC).date()
+    end = day_start_ns(day + timedelta(days=1)) - 1
+    return TradingSession(stack, Lake(settings.lake_root), Window.days(day), clock, end)

@@ -91,8 +91,11 @@ def test_execution_flow_paper_trades_and_publishes_risk_breaches(trading_platfor
     assert breach.payload["reason"].lower() == "daily_loss"
 
 
-def test_live_mode_says_what_it_needs(trading_platform):
+def test_live_mode_says_what_it_needs(trading_platform, monkeypatch):
     from flows.execution import execution
 
-    with pytest.raises(ValueError, match="live trading needs"):
+    monkeypatch.delenv("SHRIVEN_CCXT_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="SHRIVEN_CCXT_API_KEY"):
         execution(mode="live")
+    with pytest.raises(ValueError, match="paper' or 'live"):
+        execution(mode="dry-run")
