@@ -252,10 +252,14 @@ def _demo(settings: Settings) -> int:
     from flows.daily_pipeline import daily_pipeline
     from shriven.lake.warehouse import memory_connection
 
+    from flows.backtest import backtest
+
     started = time.perf_counter()
     summary = daily_pipeline(day=DEMO_DAY, days=1, source="synthetic")
     wall = time.perf_counter() - started
     core = float(summary["core_seconds"])
+    run_id = time.strftime("demo-%Y%m%dT%H%M%S", time.gmtime())
+    trading = backtest(start=DEMO_DAY, days=1, run_id=run_id)
     con = memory_connection(settings.lake_root)
     print("\n== ShrivenQuant demo: one synthetic day (2026-01-05, 20 symbols) through Prefect ==\n")
     print("rows per view:")
@@ -267,6 +271,13 @@ def _demo(settings: Settings) -> int:
         f"\npipeline wall time {wall:.1f}s: core work (generate, validate, write, bars, book snapshots, warehouse) "
         f"{core:.1f}s, Prefect overhead (server, flow and task runs) {wall - core:.1f}s"
     )
+    print(
+        f"\nbacktest of the day with the example strategies (flow backtest, account {trading['account']}): "
+        f"{trading['market_events']:,} market events through strategies, risk, OMS, venue and portfolio in "
+        f"{trading['elapsed_s']}s; {trading['orders']} orders, {trading['fills']} fills, "
+        f"return {trading['return_pct']}% after {trading['fees']} in fees"
+    )
+    print(f"  .venv/bin/shriven sql \"SELECT * FROM pnl WHERE account = '{trading['account']}' ORDER BY ts\"")
     print("\nexample query (.venv/bin/shriven sql, or Python: duckdb.connect('data/warehouse.duckdb')):\n")
     print(EXAMPLE_QUERY + ";\n")
     print(con.sql(EXAMPLE_QUERY))

@@ -9,8 +9,9 @@ Order of work at each wake-up time ``t`` (a bar close, a quote sample, a timer o
 
 1. the venue is advanced to ``t`` and its outcomes are applied (OMS → portfolio → risk → strategy);
 2. the manual kill switch is read (one ``stat``);
-3. the portfolio and risk manager are marked at the venue's mid (unless quote samples do it);
-   bars closing at ``t`` mark them at the close, then go to strategies;
+3. bars closing at ``t`` mark the portfolio and the risk manager at the close, then go to
+   strategies (an order's reference price is refreshed from the venue's touch when older than
+   ``mark_max_age_ns``);
 4. signals with ``ts <= t`` are handed to strategies, each journaled as consumed after the
    orders it caused (so a crash in between re-delivers it, and its deterministic order ids make
    the retry idempotent);
@@ -66,7 +67,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     ``on_quote`` when it changed (market makers); 0 sends no quotes. ``pnl_interval_ns`` is the
     spacing of the equity-curve samples. ``resubmit_missing``: after a restart, send working
     orders the venue does not know again (paper: the simulated venue restarts empty) instead of
-    canceling them.
+    canceling them. ``signal_poll_ns``: the signal log is read at most this often (engine time);
+    ``mark_max_age_ns``: an order's reference price is refreshed from the venue when older.
     """
 
     account: str = "paper"
@@ -75,6 +77,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     pnl_interval_ns: int = 60_000_000_000
     cancel_on_halt: bool = True
     resubmit_missing: bool = False
+    signal_poll_ns: int = 1_000_000_000
+    mark_max_age_ns: int = 1_000_000_000
 
 
 @dataclass
@@ -202,6 +206,9 @@ class TradingEngine:
             for sym in s.symbols or self.symbols:
                 self._by_symbol[sym].append(s)
         self._by_id = {s.strategy_id: s for s in strategies}
+        # quote samples only when a strategy listens (each sample is a venue call per symbol)
+        listens = any(type(s).on_quote is not Strategy.on_quote for s in strategies)
+        self._quote_interval = config.quote_interval_ns if listens else 0
         self.bars: BarStream = _bar_stream(bars or {}, None)
         self.signals = signals
         self.pnl = pnl
@@ -210,6 +217,7 @@ class TradingEngine:
         self._timers: list[tuple[int, int, str]] = []
         self._timer_seq = 0
         self._quotes: dict[str, Quote] = {}
+        self._marked_at: dict[str, int] = {}
         self._next_quote = 0
         self._now = clock.now()
         self._seq = 0
@@ -217,6 +225,7 @@ class TradingEngine:
         self._signal_context: int | None = None
         self._signal_orders: dict[tuple[str, str], int] = {}
         self._pending_signals: list[Signal] = []
+        self._next_signal_poll = -(2**62)
         self._kill_on = False
         self._halt_seen = False
         self._started = False
@@ -250,6 +259,13 @@ class TradingEngine:
         self._quotes.clear()
         if self._started:
             self._reconcile(start)
+
+    def unload_session(self) -> None:
+        """Drop the session's venue and bars (a backtest frees a day before loading the next)."""
+        self.venue = NoVenue()
+        self.bars = SeriesBars({})
+        self._market_events = None
+        self._quotes.clear()
 
     def end_session(self, reason: str = "SESSION_END") -> int:
         """Expire every working order (day orders end with their session); returns how many.
@@ -285,7 +301,7 @@ class TradingEngine:
             candidates.append(close)
         if self._timers:
             candidates.append(self._timers[0][0])
-        if self.config.quote_interval_ns and self._next_quote:
+        if self._quote_interval and self._next_quote:
             candidates.append(self._next_quote)
         return min(candidates) if candidates else None
 
@@ -308,8 +324,8 @@ class TradingEngine:
         if self.kill_switch is not None and self.kill_switch.read().on:
             self._apply_kill_switch(True, self.kill_switch.read().reason)
         self.risk.start_day(self.portfolio.equity, now)
-        if self.config.quote_interval_ns:
-            self._next_quote = _ceil_to(now + 1, self.config.quote_interval_ns)
+        if self._quote_interval:
+            self._next_quote = _ceil_to(now + 1, self._quote_interval)
         self._in_callback = True
         try:
             for s in self.strategies:
@@ -405,8 +421,6 @@ class TradingEngine:
             ks = self.kill_switch.read()
             if ks.on != self._kill_on:
                 self._apply_kill_switch(ks.on, ks.reason)
-        if not self.config.quote_interval_ns:
-            self._mark_from_venue()
         self._deliver_bars(t)
         self._flush_deferred()
         if self.signals is not None:
@@ -415,9 +429,9 @@ class TradingEngine:
         if self._algos:
             self._run_algos()
             self._flush_deferred()
-        if self.config.quote_interval_ns and self._next_quote and self._next_quote <= t:
+        if self._quote_interval and self._next_quote and self._next_quote <= t:
             self._deliver_quotes(t)
-            self._next_quote = _ceil_to(t + 1, self.config.quote_interval_ns)
+            self._next_quote = _ceil_to(t + 1, self._quote_interval)
         while self._timers and self._timers[0][0] <= t:
             _, _, sid = heapq.heappop(self._timers)
             s = self._by_id[sid]
@@ -473,18 +487,22 @@ class TradingEngine:
             self.stats.bars += 1
             self.portfolio.mark(sym, bar.close, bar.end_ts)
             self.risk.mark(sym, bar.close)
+            self._marked_at[sym] = bar.end_ts
             for s in self._by_symbol[sym]:
                 s.on_bar(self._contexts[s.strategy_id], bar)
 
-    def _mark_from_venue(self) -> None:
-        """Reference prices from the venue's touch: risk values orders at the market, not at a stale bar."""
-        for sym in self.symbols:
-            q = self.venue.quote(sym)
-            if q is not None:
-                mid = q.mid
-                if math.isfinite(mid):
-                    self.portfolio.mark(sym, mid, q.ts)
-                    self.risk.mark(sym, mid)
+    def _refresh_mark(self, symbol: str) -> None:
+        """Reference price from the venue's touch before a risk check, if the last is older than
+        ``mark_max_age_ns``: risk values an order at the market, not at a stale bar."""
+        if self._now - self._marked_at.get(symbol, -(2**62)) <= self.config.mark_max_age_ns:
+            return
+        q = self.venue.quote(symbol)
+        if q is not None:
+            mid = q.mid
+            if math.isfinite(mid):
+                self.portfolio.mark(symbol, mid, self._now)
+                self.risk.mark(symbol, mid)
+                self._marked_at[symbol] = self._now
 
     def _deliver_quotes(self, t: int) -> None:
         for sym in self.symbols:
@@ -500,12 +518,15 @@ class TradingEngine:
             if math.isfinite(mid):
                 self.portfolio.mark(sym, mid, t)
                 self.risk.mark(sym, mid)
+                self._marked_at[sym] = t
             for s in self._by_symbol[sym]:
                 s.on_quote(self._contexts[s.strategy_id], q)
 
     def _deliver_signals(self, t: int) -> None:
         pending = self._pending_signals
-        if not pending or pending[-1].ts <= t:
+        if t >= self._next_signal_poll and (not pending or pending[-1].ts <= t):
+            # the log is read at most once per signal_poll_ns of engine time (a read lists files)
+            self._next_signal_poll = t + self.config.signal_poll_ns
             pending.extend(self.signals.read_after(max(self.oms.last_signal_offset, pending[-1].offset if pending else -1)))
         done = 0
         for sig in pending:
@@ -591,6 +612,7 @@ class TradingEngine:
         cid = request.client_order_id
         if not created:
             return cid  # idempotent: a retry of a known order does nothing
+        self._refresh_mark(request.symbol)
         reason = self.risk.check(request)
         if reason != RiskReason.NONE:
             self.stats.orders_denied += 1
@@ -764,6 +786,30 @@ class TradingEngine:
     def market_events(self) -> int:
         """Market data rows the venue has processed so far (for throughput figures)."""
         return self._market_events(self._now) if self._market_events is not None else 0
+
+
+class NoVenue:
+    """The venue between sessions: knows nothing, accepts nothing."""
+
+    name = "none"
+
+    def open_orders(self) -> list:
+        return []
+
+    def poll(self) -> list:
+        return []
+
+    def advance_to(self, ts: int) -> None:
+        pass
+
+    def quote(self, symbol: str) -> None:
+        return None
+
+    def submit(self, request: OrderRequest) -> None:
+        raise RuntimeError("no trading session loaded")
+
+    def cancel(self, client_order_id: str) -> None:
+        pass
 
 
 def _bar_stream(bars: BarStream | Mapping[str, BarSeries], start: int | None) -> BarStream:

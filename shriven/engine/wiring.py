@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from shriven.config import INTERVALS_NS, Settings
 from shriven.engine.bars import BarSeries, bars_from_feed
 from shriven.engine.clock import Clock, ScaledWallClock, SimulatedClock, WallClock
-from shriven.engine.engine import EngineConfig, TradingEngine, feed_event_counter
+from shriven.engine.engine import EngineConfig, NoVenue, TradingEngine, feed_event_counter
 from shriven.engine.killswitch import KillSwitch
 from shriven.execution.router import Router
 from shriven.execution.simulated import SimulatedExchange
@@ -66,6 +66,14 @@ def strategies_from_settings(settings: Settings, path: str | None = None) -> lis
             raise FileNotFoundError(f"strategies file {chosen} does not exist")
         return load_strategies(Path(chosen).read_text())
     return load_strategies(resources.files("shriven").joinpath("strategies.example.toml").read_text())
+
+
+def _traded_symbols(settings: Settings, strategies: Sequence[Strategy]) -> list[str]:
+    """The symbols the strategies trade, in universe order (all when one trades everything)."""
+    if not strategies or any(not s.symbols for s in strategies):
+        return list(settings.universe)
+    wanted = {sym for s in strategies for sym in s.symbols}
+    return [sym for sym in settings.universe if sym in wanted]
 
 
 def _instruments(settings: Settings, symbols: Sequence[str]) -> dict[str, tuple[float, float]]:
@@ -197,35 +205,11 @@ def build_stack(
         resubmit_missing=mode == TradingMode.PAPER,
     )  # fmt: skip
     engine = TradingEngine(
-        config, clock=clock, venue=_NoVenue(), risk=risk, oms=oms, portfolio=portfolio,
+        config, clock=clock, venue=NoVenue(), risk=risk, oms=oms, portfolio=portfolio,
         strategies=strategies, instruments=_instruments(settings, symbols), signals=signals,
         pnl=pnl, kill_switch=kill_switch,
     )  # fmt: skip
     return TradingStack(engine, oms, portfolio, risk, pnl, events, account, journal_path)
-
-
-class _NoVenue:
-    """The venue before the first session is loaded: knows nothing, accepts nothing."""
-
-    name = "none"
-
-    def open_orders(self) -> list:
-        return []
-
-    def poll(self) -> list:
-        return []
-
-    def advance_to(self, ts: int) -> None:
-        pass
-
-    def quote(self, symbol: str) -> None:
-        return None
-
-    def submit(self, request) -> None:  # pragma: no cover - the engine loads a session first
-        raise RuntimeError("no trading session loaded")
-
-    def cancel(self, client_order_id: str) -> None:
-        pass
 
 
 def _session(settings: Settings, feeds: Mapping[str, VenueFeed], clock: Clock, start_ns: int | None):
@@ -303,7 +287,7 @@ def run_backtest(
     run_id = run_id or time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     account = f"backtest-{run_id}"
     strategies = list(strategies if strategies is not None else strategies_from_settings(settings))
-    symbols = list(symbols or settings.universe)
+    symbols = list(symbols or _traded_symbols(settings, strategies))
     lake = Lake(settings.lake_root)
     first = day_start_ns(date.fromisoformat(dates[0]))
     clock = SimulatedClock(first)
@@ -344,6 +328,8 @@ def run_backtest(
         engine.run_until(last)
         result.expired += engine.end_session()
         result.market_events += sum(len(f) for f in feeds.values())
+        engine.unload_session()
+        del feeds, router, bars, counter  # free the day before the next one loads
         if progress is not None:
             progress(d, {"market_events": result.market_events, "fills": engine.stats.fills,
                          "equity": round(stack.portfolio.equity, 2)})  # fmt: skip
