@@ -375,6 +375,7 @@ class TradingEngine:
         self._flush_deferred()
         self._drain()
         self._sample_pnl(self._now, force=True)
+        self.oms.flush()
 
     def run_until(self, end_ns: int) -> None:
         """Process every wake-up time up to and including ``end_ns``, then move the venue to it."""
@@ -441,6 +442,7 @@ class TradingEngine:
         self.risk.equity_changed(self.portfolio.equity, t)
         self._check_halt()
         self._sample_pnl(t)
+        self.oms.flush()  # one sync for the wake-up's venue outcomes and consumed signals
 
     def _drain(self) -> None:
         for event in self.venue.poll():

@@ -189,6 +189,7 @@ def build_stack(
         logger.info("recovered %d orders from %s", len(oms.orders), journal_path)
     else:
         oms = OrderManager(Journal(journal_path, fsync=fsync), account=account)
+    oms.group_commit = True  # the engine flushes once per wake-up; submits still sync
     events: list[RiskEvent] = []
 
     def listen(event: RiskEvent) -> None:

@@ -203,6 +203,7 @@ class Journal:
             raise
         self._fd: int | None = fd
         self._size = size
+        self._synced_size = size
 
     @property
     def fsync(self) -> bool:
@@ -227,6 +228,18 @@ class Journal:
         if records:
             self._write(encode_frame(records), True)
 
+    def sync(self) -> None:
+        """Make every record written so far durable (group commit of unsynced appends)."""
+        if self._fd is None:
+            raise ValueError(f"journal {self.path} is closed")
+        if self._fsync and self._size != self._synced_size:
+            try:
+                _sync(self._fd)
+            except OSError as exc:
+                self._broken = repr(exc)
+                raise
+        self._synced_size = self._size
+
     def _write(self, data: bytes, sync: bool) -> None:
         if self._fd is None:
             raise ValueError(f"journal {self.path} is closed")
@@ -241,6 +254,7 @@ class Journal:
                 view = view[_write(fd, view) :]
             if sync and self._fsync:
                 _sync(fd)
+                self._synced_size = self._size + len(data)
         except OSError as exc:
             # Leave no partial frame behind that later appends would follow; after a failed
             # sync the page cache state is unknown, so refuse further writes either way.
@@ -279,6 +293,7 @@ class Journal:
         os.close(self._fd)
         self._fd = fd
         self._size = len(data)
+        self._synced_size = self._size
         self._broken = None
 
     def close(self) -> None:

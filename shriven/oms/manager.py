@@ -65,6 +65,10 @@ class OrderManager:
         self.unknown_orders = 0
         self.duplicate_fills = 0
         self.invalid_events = 0
+        #: Venue outcomes, denials and consumed signals are written unsynced and made durable by
+        #: :meth:`flush` (or the next synced record); ``submit`` and cancel/modify requests
+        #: always sync. Off by default: every record synced.
+        self.group_commit = False
 
     # -- commands of the engine -----------------------------------------------------------
 
@@ -90,7 +94,7 @@ class OrderManager:
             symbol=order.symbol,
             reason=reason,
         )
-        self._command(order, event)
+        self._command(order, event, sync=not self.group_commit)  # nothing left the process
         return order
 
     def submit(self, client_order_id: str, venue: str, ts: int) -> Order:
@@ -147,8 +151,15 @@ class OrderManager:
         self._command(order, event)
         return order
 
+    def flush(self) -> None:
+        """Sync what ``group_commit`` left unsynced (the engine calls it once per wake-up)."""
+        self.journal.sync()
+
     def signal_consumed(self, offset: int, ts: int) -> None:
-        """Journal (synced) that the signal at ``offset`` was acted on, for exactly-once restarts.
+        """Journal that the signal at ``offset`` was acted on, for exactly-once restarts.
+
+        Synced, unless ``group_commit`` (then at the next :meth:`flush` or synced record): a lost
+        record only re-delivers the signal, whose order ids the OMS answers idempotently.
 
         A repeat of the last offset is a no-op; a lower one raises ValueError.
         """
@@ -158,7 +169,7 @@ class OrderManager:
             raise ValueError(
                 f"signal offset {offset} is below the last consumed {self._last_signal_offset}"
             )
-        self.journal.append(SignalConsumed(offset=offset, ts=ts))
+        self.journal.append(SignalConsumed(offset=offset, ts=ts), sync=not self.group_commit)
         self._last_signal_offset = offset
 
     # -- venue outcomes -------------------------------------------------------------------
@@ -307,10 +318,10 @@ class OrderManager:
         self._orders[request.client_order_id] = order
         return order
 
-    def _command(self, order: Order, event: OrderEvent) -> None:
-        """An engine command: raise if illegal, else journal (synced) and apply."""
+    def _command(self, order: Order, event: OrderEvent, *, sync: bool = True) -> None:
+        """An engine command: raise if illegal, else journal (synced unless told) and apply."""
         target = self._target(order, event)
-        self.journal.append(event)
+        self.journal.append(event, sync=sync)
         self._change(order, event, target)
 
     def _target(self, order: Order, event: OrderEvent) -> OrderState:
@@ -359,7 +370,8 @@ class OrderManager:
             log.warning("order %r: %s; event ignored", event.client_order_id, exc)
             return None
         if write:
-            self.journal.append(event)
+            # a venue outcome lost in a crash is found again by reconciliation with the venue
+            self.journal.append(event, sync=not self.group_commit)
         return self._change(order, event, target)
 
     def _change(self, order: Order, event: OrderEvent, target: OrderState) -> Fill | None:

@@ -268,3 +268,22 @@ def test_rewrite_replaces_the_contents(journal_path: Path) -> None:
     journal.close()
     assert _enc(list(Journal.replay(journal_path))) == _enc([RECORDS[3], RECORDS[1]])
     assert not list(journal_path.parent.glob("*.compact-tmp"))
+
+
+def test_sync_makes_unsynced_appends_durable_once(tmp_path, monkeypatch):
+    import shriven.oms.journal as journal_module
+    from shriven.model.enums import OrderEventKind
+    from shriven.model.records import OrderEvent
+
+    calls = []
+    real = journal_module._sync
+    monkeypatch.setattr(journal_module, "_sync", lambda fd: (calls.append(fd), real(fd)))
+    j = journal_module.Journal(tmp_path / "j.bin", fsync=True)
+    for i in range(3):
+        j.append(OrderEvent(ts=i, client_order_id="a", kind=OrderEventKind.ACCEPTED), sync=False)
+    assert calls == []
+    j.sync()
+    j.sync()  # nothing new: no second sync
+    assert len(calls) == 1
+    j.close()
+    assert len(list(journal_module.Journal.replay(tmp_path / "j.bin"))) == 3
