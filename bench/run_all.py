@@ -13,9 +13,12 @@ import bench_aggregate  # noqa: E402
 import bench_book  # noqa: E402
 import bench_ingest  # noqa: E402
 import bench_matching  # noqa: E402
+import bench_oms  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_pricing  # noqa: E402
+import bench_risk  # noqa: E402
 import bench_synthetic  # noqa: E402
+import bench_trading  # noqa: E402
 import bench_venue  # noqa: E402
 
 
@@ -37,6 +40,12 @@ def main() -> None:
     bench_matching.print_result(bench_matching.run())
     print("\n== simulated venue ==")
     bench_venue.print_result(bench_venue.run())
+    print("\n== pre-trade risk ==")
+    bench_risk.print_result(bench_risk.run())
+    print("\n== OMS journal ==")
+    bench_oms.print_result(bench_oms.run())
+    print("\n== trading engine (backtest replay, order latency, signal to fill, memory) ==")
+    bench_trading.print_result(bench_trading.run())
     print("\n== demo pipeline through Prefect ==")
     bench_pipeline.print_result(bench_pipeline.run())
     print(f"\nall benchmarks in {time.perf_counter() - started:.0f} s")
