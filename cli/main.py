@@ -275,7 +275,7 @@ def _demo(settings: Settings) -> int:
         f"\nbacktest of the day with the example strategies (flow backtest, account {trading['account']}): "
         f"{trading['market_events']:,} market events through strategies, risk, OMS, venue and portfolio in "
         f"{trading['elapsed_s']}s; {trading['orders']} orders, {trading['fills']} fills, "
-        f"return {trading['return_pct']}% after {trading['fees']} in fees"
+        f"return {trading['return_pct']}%, fees {trading['fees']} (negative: rebates earned)"
     )
     print(f"  .venv/bin/shriven sql \"SELECT * FROM pnl WHERE account = '{trading['account']}' ORDER BY ts\"")
     print("\nexample query (.venv/bin/shriven sql, or Python: duckdb.connect('data/warehouse.duckdb')):\n")
