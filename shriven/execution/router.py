@@ -87,7 +87,10 @@ class Router:
             if request.venue not in self.venues:
                 raise NoVenueAvailable(f"unknown venue {request.venue!r}")
             return request.venue
-        best_name, best_cost = None, math.inf
+        open_venues = [n for n in self.venues if self.breakers[n].state is not CircuitState.OPEN]
+        if len(open_venues) == 1:
+            return open_venues[0]  # nothing to compare: no quote needed
+        best_name, best_cost, fallback = None, math.inf, None
         for name, venue in self.venues.items():
             if self.breakers[name].state is CircuitState.OPEN:
                 continue
@@ -96,9 +99,13 @@ class Router:
             except Exception as exc:  # a failing venue is skipped, and counted
                 self._failed(name, "quote", exc)
                 continue
+            fallback = fallback or name
             cost = self._cost(name, request.side, quote)
             if cost < best_cost:
                 best_name, best_cost = name, cost
+        # no venue shows the side the order would take (a limit joining an empty book): the
+        # first reachable venue in configuration order
+        best_name = best_name or fallback
         if best_name is None:
             raise NoVenueAvailable(f"no venue quotes {request.symbol!r} with its breaker closed")
         return best_name
@@ -227,7 +234,11 @@ class Router:
                 streams.append(venue.poll())
             except Exception as exc:
                 self._failed(name, "poll", exc)
-        events = list(heapq.merge(*streams, key=lambda e: e.ts))
+        streams = [s for s in streams if s]
+        if len(streams) == 1:
+            events = streams[0]
+        else:
+            events = list(heapq.merge(*streams, key=lambda e: e.ts))
         for e in events:
             self._track(e)
         return events

@@ -228,9 +228,13 @@ class SimulatedExchange:
         self._local = []
         streams: list[list[tuple[tuple[int, int, int], VenueEvent | OrderEvent]]] = [local]
         for venue in self.venues.values():
-            streams.append([((e.ts_local, e.ts, e.order_id), e) for e in venue.events()])
+            events = venue.events()
+            if events:
+                streams.append([((e.ts_local, e.ts, e.order_id), e) for e in events])
+        streams = [s for s in streams if s]
+        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda r: r[0])
         out = []
-        for _, ev in heapq.merge(*streams, key=lambda r: r[0]):
+        for _, ev in merged:
             converted = ev if isinstance(ev, OrderEvent) else self._convert(ev)
             if converted is not None:
                 out.append(converted)

@@ -204,6 +204,7 @@ class Journal:
         self._fd: int | None = fd
         self._size = size
         self._synced_size = size
+        self._pending = bytearray()
 
     @property
     def fsync(self) -> bool:
@@ -212,8 +213,8 @@ class Journal:
 
     @property
     def size(self) -> int:
-        """Bytes in the file (header and complete frames)."""
-        return self._size
+        """Bytes in the file (header and complete frames), plus records waiting for the next sync."""
+        return self._size + len(self._pending)
 
     def append(self, record: JournalRecord, *, sync: bool = True) -> None:
         """Write one record as one frame; synced before returning unless ``sync`` is False.
@@ -229,16 +230,11 @@ class Journal:
             self._write(encode_frame(records), True)
 
     def sync(self) -> None:
-        """Make every record written so far durable (group commit of unsynced appends)."""
+        """Write what unsynced appends left in memory and make everything durable (group commit)."""
         if self._fd is None:
             raise ValueError(f"journal {self.path} is closed")
-        if self._fsync and self._size != self._synced_size:
-            try:
-                _sync(self._fd)
-            except OSError as exc:
-                self._broken = repr(exc)
-                raise
-        self._synced_size = self._size
+        if self._pending or (self._fsync and self._size != self._synced_size):
+            self._flush(b"")
 
     def _write(self, data: bytes, sync: bool) -> None:
         if self._fd is None:
@@ -247,14 +243,25 @@ class Journal:
             raise OSError(
                 f"journal {self.path} is unusable after an earlier failure: {self._broken}"
             )
+        if not sync:
+            # Unsynced records wait in memory for the next synced one (or sync()): one write
+            # per commit instead of one per record. They were never promised to survive a crash.
+            self._pending += data
+            return
+        self._flush(data)
+
+    def _flush(self, data: bytes) -> None:
+        """Write the pending records and ``data`` in one go and sync (if syncing)."""
+        if self._pending:
+            data = bytes(self._pending) + data
+            self._pending.clear()
         fd = self._fd
         try:
             view = memoryview(data)
             while view:
                 view = view[_write(fd, view) :]
-            if sync and self._fsync:
+            if self._fsync:
                 _sync(fd)
-                self._synced_size = self._size + len(data)
         except OSError as exc:
             # Leave no partial frame behind that later appends would follow; after a failed
             # sync the page cache state is unknown, so refuse further writes either way.
@@ -265,6 +272,7 @@ class Journal:
                 pass
             raise
         self._size += len(data)
+        self._synced_size = self._size
 
     def rewrite(self, records: Sequence[JournalRecord]) -> None:
         """Atomically replace the journal's contents by ``records`` (compaction).
@@ -294,17 +302,20 @@ class Journal:
         self._fd = fd
         self._size = len(data)
         self._synced_size = self._size
+        self._pending.clear()  # the snapshot already holds what they recorded
         self._broken = None
 
     def close(self) -> None:
         """Sync (if syncing) and release the file and its lock; idempotent."""
         if self._fd is None:
             return
-        fd, self._fd = self._fd, None
         try:
-            if self._fsync and self._broken is None:
-                _sync(fd)
+            if self._broken is None and self._pending:
+                self._flush(b"")
+            elif self._fsync and self._broken is None:
+                _sync(self._fd)
         finally:
+            fd, self._fd = self._fd, None
             os.close(fd)
 
     def __enter__(self) -> Journal:

@@ -81,12 +81,16 @@ def test_explicit_venue_wins_and_unknown_venue_is_rejected():
     assert (event.kind, event.reason) == (K.REJECTED, "NO_VENUE_AVAILABLE")
 
 
-def test_no_quote_anywhere_raises_in_route_and_rejects_in_submit():
+def test_no_quote_anywhere_routes_to_the_first_venue_and_open_breakers_reject():
     a, b = pair()
-    router = Router([a, b])  # clock before the first snapshot: no book yet
+    clock = FakeClock()
+    router = Router([a, b], breaker_failures=1, breaker_reset_s=30.0, clock_s=clock)  # no book yet
+    assert router.route(req("o-1")) == "alpha"  # a limit may join an empty book; the venue decides
+    for breaker in router.breakers.values():
+        breaker.record_failure()
     with pytest.raises(NoVenueAvailable):
-        router.route(req("o-1"))
-    router.submit(req("o-1"))
+        router.route(req("o-2"))
+    router.submit(req("o-2"))
     (event,) = router.poll()
     assert event.reason == "NO_VENUE_AVAILABLE"
 

@@ -287,3 +287,24 @@ def test_sync_makes_unsynced_appends_durable_once(tmp_path, monkeypatch):
     assert len(calls) == 1
     j.close()
     assert len(list(journal_module.Journal.replay(tmp_path / "j.bin"))) == 3
+
+
+def test_unsynced_records_wait_in_memory_and_land_with_the_next_synced_one(tmp_path):
+    import os
+
+    from shriven.model.enums import OrderEventKind
+    from shriven.model.records import OrderEvent
+    from shriven.oms.journal import Journal
+
+    path = tmp_path / "j.bin"
+    j = Journal(path, fsync=False)
+    empty = os.path.getsize(path)
+    j.append(OrderEvent(ts=1, client_order_id="a", kind=OrderEventKind.ACCEPTED), sync=False)
+    assert os.path.getsize(path) == empty  # one write per commit, not per record
+    assert j.size > empty
+    j.append(OrderEvent(ts=2, client_order_id="a", kind=OrderEventKind.CANCELED))
+    assert os.path.getsize(path) == j.size
+    assert [r.ts for r in Journal.replay(path)] == [1, 2]
+    j.append(OrderEvent(ts=3, client_order_id="a", kind=OrderEventKind.EXPIRED), sync=False)
+    j.close()  # close writes what is pending
+    assert [r.ts for r in Journal.replay(path)] == [1, 2, 3]
