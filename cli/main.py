@@ -249,10 +249,9 @@ def _run_statements(con: object, text: str) -> bool:
 
 def _demo(settings: Settings) -> int:
     """Run one synthetic day through Prefect and show what it made and where to look."""
+    from flows.backtest import backtest
     from flows.daily_pipeline import daily_pipeline
     from shriven.lake.warehouse import memory_connection
-
-    from flows.backtest import backtest
 
     started = time.perf_counter()
     summary = daily_pipeline(day=DEMO_DAY, days=1, source="synthetic")

@@ -59,6 +59,11 @@ class ScaledWallClock:
         """Session time now."""
         return self._start + int((time.time_ns() - self._wall0) * self._speed)
 
+    def anchor(self, session_ns: int) -> None:
+        """Restart from ``session_ns`` now (a session starts its clock when it starts trading)."""
+        self._start = session_ns
+        self._wall0 = time.time_ns()
+
     def wall_delay_s(self, session_ns: int) -> float:
         """Wall seconds until the session clock reaches ``session_ns`` (0 if already past)."""
         return max(0.0, (session_ns - self.now()) / self._speed / 1e9)

@@ -111,7 +111,7 @@ class _Context:
         return self._engine.now
 
     def position(self, symbol: str) -> float:
-        return self._engine.portfolio.position(symbol)
+        return self._engine.strategy_position(self._strategy.strategy_id, symbol)
 
     def open_quantity(self, symbol: str) -> float:
         return self._engine._open_quantity(self._strategy.strategy_id, symbol)
@@ -236,6 +236,10 @@ class TradingEngine:
         self._finished_algos: dict[str, object] = {}
         self._child_parent: dict[str, str] = {}
         self._in_callback = False
+        #: Fills the portfolio already holds (restored from a snapshot): not booked again at start.
+        self.booked_trade_ids: set[str] = set()
+        #: (strategy id, symbol) -> the strategy's own position; the portfolio holds the account's.
+        self.strategy_positions: dict[tuple[str, str], float] = {}
         self.stats = EngineStats()
 
     # -- sessions ---------------------------------------------------------------------------------
@@ -315,7 +319,9 @@ class TradingEngine:
         now = self.clock.now()
         self._now = now
         for fill in self.oms.fills:
-            self.portfolio.apply_fill(fill)
+            if fill.trade_id not in self.booked_trade_ids:  # a restored portfolio holds these
+                self.portfolio.apply_fill(fill)
+                self._book_strategy_fill(fill)
         for sym in self.symbols:
             self.risk.position_changed(sym, self.portfolio.position(sym))
         self._reconcile(now)
@@ -465,6 +471,7 @@ class TradingEngine:
         if fill is not None:
             self.stats.fills += 1
             self.portfolio.apply_fill(fill)
+            self._book_strategy_fill(fill)
             self.risk.order_filled(fill.client_order_id, fill.quantity)
             self.risk.position_changed(fill.symbol, self.portfolio.position(fill.symbol))
             if order.is_terminal:
@@ -675,7 +682,7 @@ class TradingEngine:
         if entry is None:
             return
         target, offset, sent = entry
-        position = self.portfolio.position(symbol)
+        position = self.strategy_position(strategy.strategy_id, symbol)
         working = [o for o in self.oms.open_orders(symbol) if o.request.strategy_id == strategy.strategy_id]
         if working:
             signed = [o.leaves_quantity if o.request.side == Side.BUY else -o.leaves_quantity for o in working]
@@ -780,6 +787,14 @@ class TradingEngine:
         heapq.heappush(self._timers, (int(at_ns), self._timer_seq, strategy.strategy_id))
 
     # -- what strategies read -----------------------------------------------------------------------
+
+    def strategy_position(self, strategy_id: str, symbol: str) -> float:
+        """A strategy's own position (its fills): several strategies may trade one symbol."""
+        return self.strategy_positions.get((strategy_id, symbol), 0.0)
+
+    def _book_strategy_fill(self, fill: Fill) -> None:
+        key = (fill.strategy_id, fill.symbol)
+        self.strategy_positions[key] = self.strategy_positions.get(key, 0.0) + fill.signed_quantity
 
     def quote(self, symbol: str) -> Quote | None:
         """Top of book of ``symbol`` as the venue shows it now."""

@@ -35,9 +35,11 @@ from shriven.model.enums import TradingMode
 from shriven.oms.journal import Journal
 from shriven.oms.manager import OrderManager
 from shriven.portfolio.portfolio import PnlRecorder, Portfolio
+from shriven.portfolio.snapshot import load_snapshot, restore, save_snapshot, snapshot
 from shriven.risk.config import InstrumentLimits, RiskConfig
 from shriven.risk.engine import RiskEngine
 from shriven.risk.events import RiskEvent, risk_events_table
+from shriven.schemas import conform, dataset
 from shriven.signals.log import SignalLog
 from shriven.strategy.base import Strategy
 from shriven.strategy.config import load_strategies
@@ -153,12 +155,68 @@ class TradingStack:
         return tables
 
     def write(self, lake: Lake, window: Window, ts: int) -> dict[str, int]:
-        """Replace the account's rows of ``window`` in the lake; returns rows per dataset."""
+        """Merge the account's rows of ``window`` into the lake; returns rows per dataset.
+
+        Rows already there are kept unless a new row has the same key (an order's latest
+        state wins): a restarted or compacted engine no longer holds what it wrote before.
+        """
         counts = {}
         for name, table in self.tables(ts, window).items():
-            lake.write_window(name, table, window, partition={"account": self.account})
-            counts[name] = table.num_rows
+            merged = _merge(_existing(lake, name, window, self.account), table, _KEYS[name])
+            lake.write_window(name, merged, window, partition={"account": self.account})
+            counts[name] = merged.num_rows
         return counts
+
+    def compact(self, lake: Lake, window: Window, ts: int) -> int:
+        """Checkpoint, save the portfolio, then compact the OMS journal; returns its new size.
+
+        Order matters: the lake holds every order and fill before the journal forgets the
+        finished ones, and the portfolio snapshot names the fills it holds, so a crash between
+        any two steps neither loses nor double-books a fill.
+        """
+        self.write(lake, window, ts)
+        booked = [f.trade_id for f in self.oms.fills]
+        save_snapshot(self.portfolio_path, snapshot(self.portfolio, booked, self.engine.strategy_positions))
+        self.oms.compact()
+        return self.oms.journal.size
+
+    @property
+    def portfolio_path(self) -> Path:
+        """The portfolio snapshot beside the journal."""
+        return self.journal_path.with_name("portfolio.json")
+
+
+#: What identifies a row of each trading dataset when checkpoints are merged.
+_KEYS = {
+    "orders": ("client_order_id",),
+    "fills": ("trade_id", "client_order_id"),
+    "positions": ("ts", "symbol"),
+    "pnl": ("ts",),
+    "risk_events": ("ts", "kind", "client_order_id", "reason", "symbol"),
+}
+
+
+def _existing(lake: Lake, name: str, window: Window, account: str) -> pa.Table:
+    dates = [d.isoformat() for d in window.dates()]
+    files = [f for d in lake.partition_dirs(name, dates) if d.rstrip("/").endswith(f"account={account}")
+             for f in lake.partition_files(d)]  # fmt: skip
+    schema = dataset(name).schema
+    if not files:
+        return schema.empty_table()
+    return _inside(conform(pa.concat_tables([lake.read_file(f) for f in files]), schema), window)
+
+
+def _key(table: pa.Table, columns: tuple[str, ...]) -> pa.Array:
+    parts = [pc.cast(table.column(c), pa.string()).fill_null("") for c in columns]
+    return parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, "\x1f")
+
+
+def _merge(old: pa.Table, new: pa.Table, key: tuple[str, ...]) -> pa.Table:
+    """``new`` plus the rows of ``old`` whose key ``new`` does not have."""
+    if not old.num_rows:
+        return new
+    keep = pc.invert(pc.is_in(_key(old, key), value_set=_key(new, key)))
+    return pa.concat_tables([new, old.filter(keep)])
 
 
 def _inside(table: pa.Table, window: Window) -> pa.Table:
@@ -198,7 +256,8 @@ def build_stack(
             on_risk_event(event)
 
     risk = RiskEngine(_risk_config(settings, symbols, prices), listener=listen)
-    portfolio = Portfolio(settings.trading.starting_cash)
+    saved = load_snapshot(journal_path.with_name("portfolio.json"))
+    portfolio = Portfolio(settings.trading.starting_cash) if saved is None else restore(saved)
     pnl = PnlRecorder(portfolio, interval_ns=INTERVALS_NS[settings.trading.bar_interval])
     config = EngineConfig(
         account=account, mode=mode, quote_interval_ns=settings.trading.quote_interval_ms * 1_000_000,
@@ -210,6 +269,9 @@ def build_stack(
         strategies=strategies, instruments=_instruments(settings, symbols), signals=signals,
         pnl=pnl, kill_switch=kill_switch,
     )  # fmt: skip
+    if saved is not None:
+        engine.booked_trade_ids = set(saved.included_trade_ids)
+        engine.strategy_positions = {(sid, sym): q for sid, sym, q in saved.strategy_positions}
     return TradingStack(engine, oms, portfolio, risk, pnl, events, account, journal_path)
 
 
@@ -366,8 +428,12 @@ class TradingSession:
     switch at least every ``poll_s`` and checkpoints orders, fills, positions and PnL to the lake.
     """
 
-    def __init__(self, stack: TradingStack, lake: Lake, window: Window, clock: Clock, session_end_ns: int) -> None:
+    def __init__(
+        self, stack: TradingStack, lake: Lake, window: Window, clock: Clock, session_end_ns: int,
+        start_ns: int | None = None,
+    ) -> None:  # fmt: skip
         self.stack = stack
+        self.start_ns = start_ns
         self.lake = lake
         self.window = window
         self.clock = clock
@@ -394,10 +460,17 @@ class TradingSession:
         should_stop: Callable[[], bool] = lambda: False,
         on_progress: Callable[[dict[str, object]], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        compact: bool = True,
     ) -> dict[str, object]:
-        """Trade until the session ends, ``until_ns``, ``max_wall_s`` or ``should_stop()``."""
+        """Trade until the session ends, ``until_ns``, ``max_wall_s`` or ``should_stop()``.
+
+        At the end the state goes to the lake and, with ``compact``, the journal is compacted
+        to the working orders (the portfolio is saved beside it).
+        """
         engine = self.engine
         end = min(self.session_end_ns, until_ns) if until_ns is not None else self.session_end_ns
+        if isinstance(self.clock, ScaledWallClock) and self.start_ns is not None:
+            self.clock.anchor(self.start_ns)  # a replay starts where it was set up, however long that took
         wall0 = time.monotonic()
         last_cp = wall0
         engine.start()
@@ -416,7 +489,11 @@ class TradingSession:
             delay = poll_s if nxt is None else min(poll_s, _wall_delay(self.clock, nxt))
             sleep(max(delay, 0.001))
         engine.stop()
-        self.checkpoint()
+        if compact:
+            self.stack.compact(self.lake, self.window, engine.now)
+            self.checkpoints += 1
+        else:
+            self.checkpoint()
         self.stack.oms.journal.close()
         return self.status()
 
@@ -477,16 +554,17 @@ def open_paper_session(
         kill_switch=KillSwitch(settings.state_dir), on_risk_event=on_risk_event,
     )  # fmt: skip
     if speed is not None:
-        # a replay resumes where the journal stopped, not at the open again
+        # a replay starts at the open, or resumes where the journal stopped; its clock is
+        # anchored there when the session starts running (set-up time does not count)
         resume = max((o.updated_ts for o in stack.oms.orders), default=open_ns)
-        if resume > open_ns:
-            clock = ScaledWallClock(min(resume + 1, close_ns), speed)
-            stack.engine.clock = clock
-    start = max(clock.now(), open_ns)
+        start = min(max(resume + 1, open_ns), close_ns)
+        clock.anchor(start)
+    else:
+        start = max(clock.now(), open_ns)
     router, bars, counter = _session(settings, feeds, clock, start)
     stack.engine.load_session(router, bars, start_ns=start, market_events=counter)
     lake = Lake(settings.lake_root)
-    return TradingSession(stack, lake, Window.days(day), clock, close_ns)
+    return TradingSession(stack, lake, Window.days(day), clock, close_ns, start_ns=start)
 
 
 # -- live -----------------------------------------------------------------------------------------

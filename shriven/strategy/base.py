@@ -29,7 +29,7 @@ class StrategyContext(Protocol):
         ...
 
     def position(self, symbol: str) -> float:
-        """Signed position in base units (filled orders only)."""
+        """This strategy's signed position in base units (its filled orders; the account's is the sum)."""
         ...
 
     def open_quantity(self, symbol: str) -> float:
@@ -77,7 +77,7 @@ class StrategyContext(Protocol):
         ...
 
     def target_position(self, symbol: str, target: float) -> None:
-        """Trade towards a signed position: the engine sends what closes the gap (lot-rounded)."""
+        """Trade this strategy's position towards ``target``: the engine sends the lot-rounded gap."""
         ...
 
     def set_timer(self, at_ns: int) -> None:

@@ -1,5 +1,8 @@
 """A paper-trading process for crash tests: ``python -m shriven.testing.paper_child DAY SPEED``.
 
+The journal is not compacted at the session's end, so the test can audit its whole history
+(every consumed signal); compaction after a crash is tested on its own.
+
 Settings come from the environment (``SHRIVEN_CONFIG``, ``SHRIVEN_DATA_DIR``) as for any run.
 It follows the signal log with a :class:`SignalFollower` and prints ``ACK <client order id>``
 (flushed) each time the OMS acknowledges an order, i.e. after the journal is fsync'd: what a
@@ -33,7 +36,7 @@ def main(argv: list[str]) -> int:
 
     oms.submit = acknowledged
     print("STARTED", flush=True)
-    status = session.run(poll_s=0.005, checkpoint_every_s=0.5)
+    status = session.run(poll_s=0.005, checkpoint_every_s=0.5, compact=False)
     print(f"DONE {status['signals']} {status['orders']} {status['fills']}", flush=True)
     return 0
 

@@ -82,7 +82,7 @@ def test_execution_flow_paper_trades_and_publishes_risk_breaches(trading_platfor
 
     status = execution(mode="paper", day=DAY, speed=3600.0, checkpoint_every_s=0.5)
     assert status["signals"] == 2
-    assert status["fills"] >= 2
+    assert status["fills"] >= 1  # the tight daily loss limit halts trading after the first fills
     asserting_events_worker.drain()
     names = [e.event for e in asserting_events_worker._client.events]
     assert "shriven.risk.breach" in names, names
