@@ -10,6 +10,8 @@ warm-up (the JIT compiles in the warm-up):
     (``numba.set_num_threads(1)``), through the public wrapper (fresh output arrays) and the
     kernel alone (preallocated output);
 (b) numpy: the same closed forms with ``scipy.special.ndtr`` (array expressions, 1 thread);
+    (a) and (b) are timed interleaved (``timing.interleaved_best``), so their ratio holds on
+    a shared machine;
 (c) QuantLib ``AnalyticEuropeanEngine``, one option at a time (NPV + greeks) on a sample;
 (d) implied volatility: ours over all options vs ``py_vollib`` (Jaeckel's "Let's be rational"
     in pure Python) one at a time on a sample.
@@ -31,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from timing import best_of  # noqa: E402
+from timing import best_of, interleaved_best  # noqa: E402
 
 from shriven.pricing import _kernels as _k  # noqa: E402
 from shriven.pricing import black_scholes, implied_volatility  # noqa: E402
@@ -180,17 +182,33 @@ def run(
         _k.bs_greeks_kernel(*args, False, out, reason)
 
     result: dict = {"options": options, "threads": threads}
-    try:
-        result["ours_greeks_ns"] = (
-            best_of(lambda: black_scholes(*args), repeat) * threads / options * 1e9
-        )
-        result["ours_greeks_kernel_ns"] = best_of(kernel, repeat) * threads / options * 1e9
-        numba.set_num_threads(1)
-        result["ours_greeks_1t_ns"] = best_of(lambda: black_scholes(*args), repeat) / options * 1e9
-        result["ours_greeks_kernel_1t_ns"] = best_of(kernel, repeat) / options * 1e9
-    finally:
-        numba.set_num_threads(threads)
-    result["numpy_greeks_ns"] = best_of(lambda: numpy_greeks(*args), repeat) / options * 1e9
+
+    def with_threads(fn, count):
+        def run_it() -> None:
+            numba.set_num_threads(count)
+            try:
+                fn()
+            finally:
+                numba.set_num_threads(threads)
+
+        return run_it
+
+    # Interleaved: the machine is shared, and ours-vs-numpy ratios are only meaningful when
+    # every contender sees the same load (see timing.interleaved_best).
+    best = interleaved_best(
+        {
+            "ours_greeks_ns": lambda: black_scholes(*args),
+            "ours_greeks_kernel_ns": kernel,
+            "ours_greeks_1t_ns": with_threads(lambda: black_scholes(*args), 1),
+            "ours_greeks_kernel_1t_ns": with_threads(kernel, 1),
+            "numpy_greeks_ns": lambda: numpy_greeks(*args),
+        },
+        max(repeat, 5),
+    )
+    for name in ("ours_greeks_ns", "ours_greeks_kernel_ns"):
+        result[name] = best[name] * threads / options * 1e9
+    for name in ("ours_greeks_1t_ns", "ours_greeks_kernel_1t_ns", "numpy_greeks_ns"):
+        result[name] = best[name] / options * 1e9
 
     ours = black_scholes(*args)
     ref = numpy_greeks(*args)

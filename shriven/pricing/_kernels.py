@@ -1,10 +1,18 @@
 """Numba kernels of the options pricers (private; the public API is in the sibling modules).
 
 All kernels loop over flat arrays with ``prange`` and write into preallocated outputs; a bad
-element gets NaN outputs and a reason code, never an exception. No ``fastmath``: the closed
-forms must match an arbitrary-precision reference to 1e-12 relative, and the implied-volatility
-solver relies on IEEE behaviour of inf and NaN. ``error_model="numpy"`` only removes Python's
-division-by-zero checks.
+element gets NaN outputs and a reason code, never an exception. The only ``fastmath`` flag is
+``contract`` (fused multiply-add, one rounding instead of two) on the vectorised passes: the
+closed forms must match an arbitrary-precision reference to 1e-12 relative, and the
+implied-volatility solver relies on IEEE behaviour of inf and NaN, so no flag that reassociates
+or assumes finite values. ``error_model="numpy"`` only removes Python's division-by-zero checks.
+
+Speed: PyPI llvmlite has no vector math library, so ``math.exp`` / ``math.log`` are scalar libm
+calls that stop LLVM from vectorising a loop. The hot loops (pass 1 of the closed forms, the
+vectorised pass of the implied-volatility solver) use the inlined branch-free ``fexp`` /
+``flog`` of ``_fastmath`` and compute every branch (Cody's three rationals, the far-tail price
+form) and select, so they vectorise (AVX-512 on this machine); rare elements go to the scalar
+slow paths.
 
 Normal CDF: the pricers compute the density n(d1) once, of the exact square of d1, take
 n(d2) = n(d1) F / K, and get N(d1), N(d2) from Cody's rational approximations of erf and
@@ -19,6 +27,8 @@ import math
 
 import numpy as np
 from numba import njit, prange
+
+from shriven.pricing._fastmath import fexp, flog, fma
 
 #: Reason code: the element was priced / solved (mirrors ``reasons.Reason``).
 R_OK = 0
@@ -174,13 +184,14 @@ def _erfcx_large(y):
 
 @njit(cache=True, inline="always")
 def _npdf_exact(d):
-    """Normal density exp(-d^2/2)/sqrt(2 pi) of the exact square of d (Veltkamp split)."""
-    c = 134217729.0 * d
-    dh = c - (c - d)
-    dl = d - dh
+    """Normal density exp(-d^2/2)/sqrt(2 pi) of the exact square d^2 = hi + lo (one FMA).
+
+    An explicit FMA rather than a Veltkamp split: under ``fastmath={"contract"}`` LLVM may fuse
+    the split's own multiply-subtract and break it.
+    """
     hi = d * d
-    lo = ((dh * dh - hi) + 2.0 * dh * dl) + dl * dl
-    return _INV_SQRT2PI * math.exp(-0.5 * hi) * (1.0 - 0.5 * lo)
+    lo = fma(d, d, -hi)
+    return _INV_SQRT2PI * fexp(-0.5 * hi) * (1.0 - 0.5 * lo)
 
 
 @njit(cache=True, inline="always")
@@ -290,7 +301,51 @@ def _in_safe_range(s, k, t, r, q, v, sd):
     )
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, inline="always")
+def _bs_core(s, k, t, r, q, v, w, forward_model):
+    """Pass 1 of the closed forms for one element, shared by the greeks and price kernels.
+
+    Returns (df, dq, fwd, sqt, sd, x, d1, d2, pdf, nd1, nd2, price).
+    """
+    df = fexp(-r * t)
+    dq = fexp(-q * t)
+    fwd = s if forward_model else s * dq / df
+    sqt = math.sqrt(t)
+    sd = v * sqt
+    x = flog(fwd / k)
+    d1 = x / sd + 0.5 * sd
+    d2 = d1 - sd
+    pdf = _npdf_exact(d1)
+    # N(w d1), N(w d2) as ``_ncdf_pdf``, with n(d2) = n(d1) F / K exactly (d1 + d2 = 2 x / sd),
+    # keeping the erfcx values for the far-tail price below.
+    z1 = w * d1 * _INV_SQRT2
+    z2 = w * d2 * _INV_SQRT2
+    a1 = abs(z1)
+    a2 = abs(z2)
+    erf1 = _erf_small(z1)
+    erf2 = _erf_small(z2)
+    ex1 = _erfcx_large(a1)
+    ex2 = _erfcx_large(a2)
+    tail1 = _SQRT_HALF_PI * pdf * ex1
+    tail2 = _SQRT_HALF_PI * (pdf * (fwd / k)) * ex2
+    nd1 = 0.5 + 0.5 * erf1 if a1 <= _CODY_SMALL else (tail1 if z1 < 0.0 else 1.0 - tail1)
+    nd2 = 0.5 + 0.5 * erf2 if a2 <= _CODY_SMALL else (tail2 if z2 < 0.0 else 1.0 - tail2)
+    # Rounding of F N(d1) - K N(d2) must not cross the no-arbitrage floor.
+    price = df * max(w * (fwd * nd1 - k * nd2), w * (fwd - k), 0.0)
+    # Far out of the money: the erfcx form of ``_norm_otm_call`` (see ``_norm_otm_call_bp``),
+    # computed for every element (branch-free, so the loop stays vectorised) and selected where
+    # needed. There z1 <= 0 and z2 < 0, and the two erfcx arguments -d1/sqrt2, -d2/sqrt2 of the
+    # normalised call are a1, a2 (call) or a2, a1 (put); a2 > 2.8 always, and for a1 <= 0.46875
+    # erfcx(a1) = exp(a1^2) (1 - erf(a1)) = exp(a1^2) (1 + erf(z1)).
+    xn = -abs(x)
+    bp = _INV_SQRT2PI * fexp(-0.5 * (xn / sd) * (xn / sd) - 0.125 * sd * sd)
+    ex1 = fexp(a1 * a1) * (1.0 + erf1) if a1 <= _CODY_SMALL else ex1
+    tail_price = df * math.sqrt(fwd * k) * (_SQRT_HALF_PI * bp * (w * (ex1 - ex2)))
+    price = tail_price if _is_tail(w, x, d2, sd) else price
+    return df, dq, fwd, sqt, sd, x, d1, d2, pdf, nd1, nd2, price
+
+
+@njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
 def bs_greeks_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_model, out, reason):
     """Price and greeks of European options, written into ``out[N_GREEKS, n]`` and ``reason``.
 
@@ -309,27 +364,26 @@ def bs_greeks_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_m
         code = _check_inputs(s, k, t, r, q, v)
         reason[i] = code
         w = 1.0 if is_call[i] else -1.0
-        df = math.exp(-r * t)
-        dq = math.exp(-q * t)
-        fwd = s if forward_model else s * dq / df
-        sqt = math.sqrt(t)
-        sd = v * sqt
-        x = math.log(fwd / k)
-        d1 = x / sd + 0.5 * sd
-        d2 = d1 - sd
-        pdf = _npdf_exact(d1)
-        # n(d2) = n(d1) F / K exactly, since d1 + d2 = 2 x / sd.
-        nd1 = _ncdf_pdf(w * d1, pdf)
-        nd2 = _ncdf_pdf(w * d2, pdf * (fwd / k))
-        # Rounding of F N(d1) - K N(d2) must not cross the no-arbitrage floor.
-        price = df * max(w * (fwd * nd1 - k * nd2), w * (fwd - k), 0.0)
+        df, dq, fwd, sqt, sd, x, d1, d2, pdf, nd1, nd2, price = _bs_core(
+            s, k, t, r, q, v, w, forward_model
+        )
+        # Two reciprocals instead of four divisions: 1 / (s sd), 1 / v; v / sqrt(T) = v s v / (s sd).
+        inv_ssd = 1.0 / (s * sd)
+        inv_v = 1.0 / v
         vega = s * dq * pdf * sqt
         delta = w * dq * nd1
-        gamma = dq * pdf / (s * sd)
-        theta = -s * dq * pdf * v / (2.0 * sqt) - w * r * k * df * nd2 + w * q * s * dq * nd1
+        gamma = dq * pdf * inv_ssd
+        theta = (
+            -0.5 * s * dq * pdf * (v * s * v * inv_ssd)
+            - w * r * k * df * nd2
+            + w * q * s * dq * nd1
+        )
         rho = -t * price if forward_model else w * k * t * df * nd2
-        vanna = -dq * pdf * d2 / v
-        volga = vega * d1 * d2 / v
+        vanna = -dq * pdf * d2 * inv_v
+        volga = vega * d1 * d2 * inv_v
+        # An underflowed density: exact zeros (no -0.0 from the sign of d).
+        vanna = vanna if pdf > 0.0 else 0.0
+        volga = volga if pdf > 0.0 else 0.0
         out[G_PRICE, i] = price
         out[G_DELTA, i] = delta
         out[G_GAMMA, i] = gamma
@@ -338,13 +392,7 @@ def bs_greeks_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_m
         out[G_RHO, i] = rho
         out[G_VANNA, i] = vanna
         out[G_VOLGA, i] = volga
-        todo[i] = (
-            (code != R_OK)
-            | (not sd > 0.0)
-            | _is_tail(w, x, d2, sd)
-            | (pdf < 1e-290)
-            | (not _in_safe_range(s, k, t, r, q, v, sd))
-        )
+        todo[i] = (code != R_OK) | (not sd > 0.0) | (not _in_safe_range(s, k, t, r, q, v, sd))
     for i in prange(n):
         if todo[i]:
             _finish_greeks(
@@ -403,7 +451,7 @@ def _fix_greeks(i, under, strike, expiry, rate, carry, vol, is_call, forward_mod
     out[G_RHO, i] = -t * price if forward_model else h * w * k * t * df
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
 def bs_price_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_model, out, reason):
     """Price only of European options (see ``bs_greeks_kernel``), into ``out[n]``."""
     n = out.shape[0]
@@ -418,24 +466,10 @@ def bs_price_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_mo
         code = _check_inputs(s, k, t, r, q, v)
         reason[i] = code
         w = 1.0 if is_call[i] else -1.0
-        df = math.exp(-r * t)
-        dq = math.exp(-q * t)  # unconditionally: a call on a branch blocks vectorisation
-        fwd = s if forward_model else s * dq / df
         sd = v * math.sqrt(t)
-        x = math.log(fwd / k)
-        d1 = x / sd + 0.5 * sd
-        d2 = d1 - sd
-        pdf = _npdf_exact(d1)
-        nd1 = _ncdf_pdf(w * d1, pdf)
-        nd2 = _ncdf_pdf(w * d2, pdf * (fwd / k))
-        price = df * max(w * (fwd * nd1 - k * nd2), w * (fwd - k), 0.0)
+        price = _bs_core(s, k, t, r, q, v, w, forward_model)[11]
         out[i] = price
-        todo[i] = (
-            (code != R_OK)
-            | (not sd > 0.0)
-            | _is_tail(w, x, d2, sd)
-            | (not _in_safe_range(s, k, t, r, q, v, sd))
-        )
+        todo[i] = (code != R_OK) | (not sd > 0.0) | (not _in_safe_range(s, k, t, r, q, v, sd))
     for i in prange(n):
         if todo[i]:
             _finish_price(
@@ -460,8 +494,12 @@ def _finish_price(i, under, strike, expiry, rate, carry, vol, is_call, forward_m
     out[i] = price
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _bs_price(s, k, t, r, q, v, call):
+    # Valid inputs only; bit for bit the price of ``bs_price_kernel``.
+    sd = v * math.sqrt(t)
+    if sd > 0.0 and _in_safe_range(s, k, t, r, q, v, sd):
+        return _bs_core(s, k, t, r, q, v, 1.0 if call else -1.0, False)[11]
     df = math.exp(-r * t)
     return _forward_price(s * math.exp(-q * t) / df, k, t, df, v, call)
 
@@ -688,31 +726,330 @@ def _implied_vol_one(price, fwd, k, t, df, call):
     return s / math.sqrt(t), R_OK, iters
 
 
+@njit(cache=True, inline="always")
+def _iv_pieces(d, pdf):
+    """(N(d), N(-d), erf(d/sqrt2) or 0, erfcx(|d|/sqrt2)) given pdf = n(d), branch-free."""
+    z = d * _INV_SQRT2
+    a = abs(z)
+    e = _erf_small(z)
+    ex = _erfcx_large(a)
+    tail = _SQRT_HALF_PI * pdf * ex
+    small = a <= _CODY_SMALL
+    n_pos = 0.5 + 0.5 * e if small else (tail if z < 0.0 else 1.0 - tail)
+    n_neg = 0.5 - 0.5 * e if small else (1.0 - tail if z < 0.0 else tail)
+    return n_pos, n_neg, e, ex
+
+
+@njit(cache=True, inline="always")
+def _iv_eval(x, s, bp, ex2, emx2, lower):
+    """Branch-free b(x, s) (``lower``) or e^{x/2} - b(x, s), as ``_norm_otm_call_bp`` and
+    ``_norm_complement_bp`` compute them (x < 0, s > 0; x == 0 only outside ``lower``)."""
+    d1 = x / s + 0.5 * s
+    d2 = d1 - s
+    n1, m1, e1, ex1 = _iv_pieces(d1, bp * emx2)
+    n2, m2, e2, ex2_ = _iv_pieces(d2, bp * ex2)
+    b_plain = ex2 * n1 - emx2 * n2
+    # The erfcx form far below the inflection point (d1 < 0 there, -d2/sqrt2 > 2.8).
+    a1 = abs(d1) * _INV_SQRT2
+    erfcx1 = fexp(a1 * a1) * (1.0 + e1) if a1 <= _CODY_SMALL else ex1
+    b_tail = _SQRT_HALF_PI * bp * (erfcx1 - ex2_)
+    b = b_tail if (d2 < _TAIL_D) & (s * s < -2.0 * x) else b_plain
+    c = ex2 * m1 + emx2 * n2
+    return b if lower else c
+
+
+@njit(cache=True, inline="always")
+def _iv_guess_lower(x, ax, sc, beta, bc, ex2):
+    """Initial guess of ``_solve_normalised`` below the inflection point, branch-free."""
+    target = flog(beta)
+    s = ax / math.sqrt(max(-2.0 * target, 1e-300))
+    rhs0 = -target - 2.0 * flog(ax) - _HALF_LOG_2PI
+    # Two fixed-point iterations, unrolled (an inner loop would stop the vectoriser).
+    rhs = rhs0 + 3.0 * flog(s) - s * s / 8.0
+    s = ax / math.sqrt(2.0 * rhs) if rhs > 0.0 else s
+    rhs = rhs0 + 3.0 * flog(s) - s * s / 8.0
+    s = ax / math.sqrt(2.0 * rhs) if rhs > 0.0 else s
+    bpc = _INV_SQRT2PI * ex2
+    s_t = max(sc - (bc - beta) / bpc, 0.5 * sc)
+    use_t = (beta > _TANGENT_SWITCH * bc) | (not ((s > 0.0) & (s < sc)))
+    return s_t if use_t else s
+
+
+@njit(cache=True, inline="always")
+def _inv_ncdf_low(p):
+    """``_inv_ncdf`` for 0 < p < 0.5, branch-free."""
+    a1 = -3.969683028665376e01
+    a2 = 2.209460984245205e02
+    a3 = -2.759285104469687e02
+    a4 = 1.383577518672690e02
+    a5 = -3.066479806614716e01
+    a6 = 2.506628277459239e00
+    b1 = -5.447609879822406e01
+    b2 = 1.615858368580409e02
+    b3 = -1.556989798598866e02
+    b4 = 6.680131188771972e01
+    b5 = -1.328068155288572e01
+    c1 = -7.784894002430293e-03
+    c2 = -3.223964580411365e-01
+    c3 = -2.400758277161838e00
+    c4 = -2.549732539343734e00
+    c5 = 4.374664141464968e00
+    c6 = 2.938163982698783e00
+    d1 = 7.784695709041462e-03
+    d2 = 3.224671290700398e-01
+    d3 = 2.445134137142996e00
+    d4 = 3.754408661907416e00
+    q = math.sqrt(-2.0 * flog(p))
+    low = (((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / (
+        (((d1 * q + d2) * q + d3) * q + d4) * q + 1.0
+    )
+    q = p - 0.5
+    r = q * q
+    mid = (
+        (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6)
+        * q
+        / (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0)
+    )
+    return low if p < 0.02425 else mid
+
+
+@njit(cache=True, inline="always")
+def _iv_guess_upper(x, ax, sc, beta, bc, ex2, emx2):
+    """Initial guess of ``_solve_normalised`` above the inflection point, branch-free."""
+    cstar = ex2 - beta
+    p = cstar / (ex2 + emx2)
+    s = -2.0 * _inv_ncdf_low(p) if p < 0.5 else sc
+    cc = ex2 - bc
+    bpc = _INV_SQRT2PI * ex2
+    s_t = sc + (beta - bc) / bpc
+    s_t = s_t if not (s > sc) else max(s, s_t)
+    use_t = (ax > 0.0) & ((cstar > _TANGENT_SWITCH * cc) | (not (s > sc)))
+    s = s_t if use_t else s
+    return s if s > sc else sc * 1.5 + 1e-3
+
+
+@njit(cache=True, inline="always")
+def _iv_step(x, x2, ax, s, lo, hi, target, ex2, emx2, lower):
+    """One evaluation and Householder step of ``_solve_normalised``, branch-free.
+
+    Returns (s_new, lo, hi, converged_at_s, converged_at_s_new, ok).
+    """
+    inv_s = 1.0 / s
+    xs2 = x2 * (inv_s * inv_s)
+    bp = _INV_SQRT2PI * fexp(-0.5 * xs2 - 0.125 * s * s)
+    val = _iv_eval(x, s, bp, ex2, emx2, lower)
+    f = flog(val) - target
+    g1 = bp / val if lower else -bp / val
+    below = (f < 0.0) if lower else (f > 0.0)
+    lo = s if below else lo
+    hi = hi if below else s
+    ftol = _F_TOL + 8.0 * _EPS * ax * (inv_s * inv_s) if lower else _F_TOL
+    conv = abs(f) <= ftol
+    # h2 = g2 / g1 and h3 = g3 / g1 of the scalar solver, without the divisions.
+    a = xs2 * inv_s - 0.25 * s
+    da = -3.0 * xs2 * (inv_s * inv_s) - 0.25
+    h2 = a - g1
+    h3 = (a * a + da) - 3.0 * g1 * a + 2.0 * g1 * g1
+    nu = -f / g1
+    ds = nu * (1.0 + 0.5 * h2 * nu) / (1.0 + nu * (h2 + h3 * nu * (1.0 / 6.0)))
+    s_new = s + ds
+    inside = (s_new > lo) & (s_new < hi)
+    conv_new = inside & (abs(ds) <= _STEP_DONE * s)
+    # A step out of the bracket bisects it (doubles s when the bracket is open above).
+    s_new = s_new if inside else (0.5 * (lo + hi) if hi < np.inf else 2.0 * s)
+    ok = val > 0.0
+    return s_new, lo, hi, conv, conv_new, ok
+
+
+@njit(cache=True, inline="always")
+def _iv_fast_step(x, x2, ax, s, lo, hi, target, ex2, emx2, lower, done, ok, result, its, it):
+    """Evaluation number ``it`` of the vectorised pass, a no-op (but for s) once ``done``."""
+    s_new, lo, hi, conv, conv_new, step_ok = _iv_step(
+        x, x2, ax, s, lo, hi, target, ex2, emx2, lower
+    )
+    result = result if done else (s if conv else s_new)
+    its = its if done else it
+    ok = ok & (done | step_ok)
+    done = done | conv | conv_new
+    return s_new, lo, hi, done, ok, result, its
+
+
+#: Elements per task of the parallel loops whose body is a separately compiled vectorised loop.
+_CHUNK = 1024
+
+
 @njit(cache=True, parallel=True, error_model="numpy")
 def implied_vol_kernel(
     price, under, strike, expiry, rate, carry, is_call, forward_model, out, reason, iterations
 ):
-    """Implied volatility of European option prices into ``out``, ``reason``, ``iterations``."""
+    """Implied volatility of European option prices into ``out``, ``reason``, ``iterations``.
+
+    Pass 1 (``_implied_vol_fast``) runs ``_solve_normalised``'s algorithm branch-free (so its
+    loop vectorises) with a fixed number of evaluations (4) on the ordinary elements; pass 2
+    solves the rest one by one. The parallel loop only hands out chunks: a large parfor body
+    makes numba's parfor passes take minutes to compile.
+    """
     n = out.shape[0]
+    todo = np.empty(n, dtype=np.bool_)
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        _implied_vol_fast(
+            c * _CHUNK,
+            min(n, (c + 1) * _CHUNK),
+            price,
+            under,
+            strike,
+            expiry,
+            rate,
+            carry,
+            is_call,
+            forward_model,
+            out,
+            reason,
+            iterations,
+            todo,
+        )
     for i in prange(n):
+        if todo[i]:
+            _implied_vol_slow(
+                i,
+                price,
+                under,
+                strike,
+                expiry,
+                rate,
+                carry,
+                is_call,
+                forward_model,
+                out,
+                reason,
+                iterations,
+            )
+
+
+@njit(cache=True, error_model="numpy", fastmath={"contract"})
+def _implied_vol_fast(
+    start,
+    stop,
+    price,
+    under,
+    strike,
+    expiry,
+    rate,
+    carry,
+    is_call,
+    forward_model,
+    out,
+    reason,
+    iterations,
+    todo,
+):
+    """Vectorised pass of ``implied_vol_kernel`` over elements start:stop (sets ``todo``).
+
+    The loop writes one fresh scratch array only: with the outputs written directly LLVM would
+    need more runtime alias checks than it accepts, and would not vectorise.
+    """
+    res = np.empty((3, stop - start))
+    for i in range(start, stop):
         t = expiry[i]
         r = rate[i]
         q = r if forward_model else carry[i]
-        if not (_finite(r) and _finite(q)):
-            out[i] = np.nan
-            reason[i] = R_NAN_INPUT
-            iterations[i] = 0
-            continue
-        df = math.exp(-r * t)
+        k = strike[i]
+        u = under[i]
+        pr = price[i]
+        w = 1.0 if is_call[i] else -1.0
         # The forward exactly as the pricers compute it, so price -> vol -> price round-trips.
-        fwd = under[i] if forward_model else under[i] * math.exp(-q * t) / df
-        vol, code, its = _implied_vol_one(price[i], fwd, strike[i], t, df, is_call[i])
-        if code == R_OK and not abs(vol) <= _DBL_MAX:
-            vol = np.nan
-            code = R_OUT_OF_RANGE
-        out[i] = vol
-        reason[i] = code
-        iterations[i] = its
+        df = fexp(-r * t)
+        fwd = u if forward_model else u * fexp(-q * t) / df
+        p = pr / df
+        intrinsic = max(w * (fwd - k), 0.0)
+        upper = fwd if w > 0.0 else k
+        tv = p - intrinsic
+        rootfk = math.sqrt(fwd * k)
+        beta = tv / rootfk
+        x = -abs(flog(fwd / k))
+        ex2 = fexp(0.5 * x)
+        emx2 = fexp(-0.5 * x)
+        valid = (
+            _finite(pr)
+            & _finite(u)
+            & _finite(k)
+            & _finite(t)
+            & _finite(r)
+            & _finite(q)
+            & (fwd > 1e-150)
+            & (fwd < 1e150)
+            & (k > 1e-150)
+            & (k < 1e150)
+            & (t > 0.0)
+            & (df > 1e-300)
+            & (df < 1e300)
+            & (tv > 1e-300 * rootfk)
+            & (p < upper)
+            & (beta < ex2)
+        )
+        ax = -x
+        sc = math.sqrt(2.0 * ax)
+        x2 = x * x
+        bc = _iv_eval(x, sc, _INV_SQRT2PI * ex2, ex2, emx2, True)
+        lower = (ax > 0.0) & (beta <= bc)
+        s = (
+            _iv_guess_lower(x, ax, sc, beta, bc, ex2)
+            if lower
+            else _iv_guess_upper(x, ax, sc, beta, bc, ex2, emx2)
+        )
+        target = flog(beta) if lower else flog(ex2 - beta)
+        lo = 0.0 if lower else sc
+        hi = sc if lower else np.inf
+        done = False
+        ok = valid
+        result = 0.0
+        its = 0
+        # Four evaluations, unrolled (an inner loop would stop the vectoriser).
+        s, lo, hi, done, ok, result, its = _iv_fast_step(
+            x, x2, ax, s, lo, hi, target, ex2, emx2, lower, done, ok, result, its, 1
+        )
+        s, lo, hi, done, ok, result, its = _iv_fast_step(
+            x, x2, ax, s, lo, hi, target, ex2, emx2, lower, done, ok, result, its, 2
+        )
+        s, lo, hi, done, ok, result, its = _iv_fast_step(
+            x, x2, ax, s, lo, hi, target, ex2, emx2, lower, done, ok, result, its, 3
+        )
+        s, lo, hi, done, ok, result, its = _iv_fast_step(
+            x, x2, ax, s, lo, hi, target, ex2, emx2, lower, done, ok, result, its, 4
+        )
+        vol = result / math.sqrt(t)
+        good = ok & done & (abs(vol) <= _DBL_MAX)
+        res[0, i - start] = vol
+        res[1, i - start] = its
+        res[2, i - start] = 0.0 if good else 1.0
+    for i in range(start, stop):
+        out[i] = res[0, i - start]
+        reason[i] = R_OK
+        iterations[i] = np.int8(res[1, i - start])
+        todo[i] = res[2, i - start] != 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _implied_vol_slow(
+    i, price, under, strike, expiry, rate, carry, is_call, forward_model, out, reason, iterations
+):
+    t = expiry[i]
+    r = rate[i]
+    q = r if forward_model else carry[i]
+    if not (_finite(r) and _finite(q)):
+        out[i] = np.nan
+        reason[i] = R_NAN_INPUT
+        iterations[i] = 0
+        return
+    df = fexp(-r * t)
+    fwd = under[i] if forward_model else under[i] * fexp(-q * t) / df
+    vol, code, its = _implied_vol_one(price[i], fwd, strike[i], t, df, is_call[i])
+    if code == R_OK and not abs(vol) <= _DBL_MAX:
+        vol = np.nan
+        code = R_OUT_OF_RANGE
+    out[i] = vol
+    reason[i] = code
+    iterations[i] = its
 
 
 # --- American options --------------------------------------------------------------------------
