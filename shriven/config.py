@@ -181,6 +181,7 @@ class ScheduleConfig(_Config):
     aggregate_bars: str = "*/5 * * * *"
     daily_pipeline: str = "30 0 * * *"
     options_analytics: str = "0 1 * * *"
+    execution_paper: str = "25 13 * * *"
 
 
 class Settings(_Config):

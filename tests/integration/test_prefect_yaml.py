@@ -38,6 +38,7 @@ def test_schedules_match_the_settings(monkeypatch):
         "aggregate_bars.py": schedules.aggregate_bars,
         "daily_pipeline.py": schedules.daily_pipeline,
         "options_analytics.py": schedules.options_analytics,
+        "execution.py": schedules.execution_paper,
     }
     seen = set()
     for dep in _deployments():
