@@ -93,6 +93,7 @@ class EngineStats:
     orders_denied: int = 0
     venue_events: int = 0
     fills: int = 0
+    reconciliations: int = 0
     denials_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -230,6 +231,7 @@ class TradingEngine:
         self._halt_seen = False
         self._started = False
         self._deferred: list[tuple[Strategy, OrderEvent]] = []
+        self._breaker_states: dict[str, str] = {}
         self._resubmitted: set[str] = set()
         self._targets: dict[tuple[str, str], list] = {}
         self._algos: dict[str, list] = {}
@@ -324,7 +326,7 @@ class TradingEngine:
                 self._book_strategy_fill(fill)
         for sym in self.symbols:
             self.risk.position_changed(sym, self.portfolio.position(sym))
-        self._reconcile(now)
+        self.reconcile()
         for order in self.oms.open_orders():
             self.risk.order_opened(msgspec.structs.replace(order.request, quantity=order.leaves_quantity))
         if self.kill_switch is not None and self.kill_switch.read().on:
@@ -339,6 +341,42 @@ class TradingEngine:
         finally:
             self._in_callback = False
         self._flush_deferred()
+
+    def reconcile(self) -> dict[str, object]:
+        """Check the journal's working orders and the account's positions against the venue now.
+
+        Runs at start, at every new session, and when a venue comes back after its circuit
+        breaker opened (a disconnect): what the venue lost is resubmitted or canceled (see
+        ``_reconcile``); position differences are reported (and logged), never "fixed" blindly.
+        """
+        self._reconcile(self._now)
+        breaks = {}
+        try:
+            at_venue = self.venue.positions()
+        except Exception as exc:  # a venue that cannot answer is reconciled next time
+            logger.warning("positions not reconciled: the venue failed with %s", type(exc).__name__)
+            at_venue = None
+        if at_venue is not None and self.config.mode == TradingMode.LIVE:
+            for sym in self.symbols:
+                ours, theirs = self.portfolio.position(sym), float(at_venue.get(sym, 0.0))
+                if abs(ours - theirs) > 1e-9 * max(1.0, abs(ours)):
+                    breaks[sym] = (ours, theirs)
+                    logger.warning("position break on %s: ours %g, the venue's %g", sym, ours, theirs)
+        self.stats.reconciliations += 1
+        return {"position_breaks": breaks, "open_orders": len(self.oms.open_orders())}
+
+    def _watch_breakers(self) -> None:
+        """Reconcile when a venue's breaker closes again after it had opened (it was unreachable)."""
+        breakers = getattr(self.venue, "breakers", None)
+        if not breakers:
+            return
+        for name, breaker in breakers.items():
+            state = breaker.state.value
+            before = self._breaker_states.get(name, "closed")
+            self._breaker_states[name] = state
+            if before != "closed" and state == "closed":
+                logger.info("venue %s is reachable again: reconciling", name)
+                self.reconcile()
 
     def _reconcile(self, now: int) -> None:
         """Bring orders the journal says are working but the venue does not know back in line.
@@ -424,6 +462,7 @@ class TradingEngine:
         self.stats.wakeups += 1
         self.venue.advance_to(t)
         self._drain()
+        self._watch_breakers()
         if self.kill_switch is not None:
             ks = self.kill_switch.read()
             if ks.on != self._kill_on:
@@ -821,6 +860,9 @@ class NoVenue:
 
     def quote(self, symbol: str) -> None:
         return None
+
+    def positions(self) -> dict[str, float]:
+        return {}
 
     def submit(self, request: OrderRequest) -> None:
         raise RuntimeError("no trading session loaded")

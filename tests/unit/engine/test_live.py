@@ -92,3 +92,25 @@ def test_live_without_credentials_is_a_clear_error(tmp_path) -> None:
     s = _settings(tmp_path)
     with pytest.raises(ValueError, match="SHRIVEN_CCXT_API_KEY"):
         open_live_session(s, environ={})
+
+
+def test_a_venue_coming_back_after_its_breaker_opened_is_reconciled(tmp_path) -> None:
+    s = _settings(tmp_path, journal_fsync=False)
+    open_ns, _ = session_window(s, DAY)
+    clock = SimulatedClock(open_ns)
+    exchange = SimulatedCcxtExchange(s, DAY, clock.now)
+    session = open_live_session(s, exchange=exchange, clock=clock, strategies=[RestingBid()])
+    _drive(session, clock, open_ns + 3 * 60 * SEC)
+    engine, router = session.engine, session.engine.venue
+    before = engine.stats.reconciliations
+    (breaker,) = router.breakers.values()
+    for _ in range(s.ccxt.breaker_failures):
+        breaker.record_failure()  # the venue stopped answering
+    _drive(session, clock, open_ns + 4 * 60 * SEC)
+    assert engine.stats.reconciliations == before
+    breaker.record_success()  # and it is back
+    _drive(session, clock, open_ns + 5 * 60 * SEC)
+    assert engine.stats.reconciliations == before + 1
+    exchange._position["ACME"] = 5.0  # someone traded the account by hand
+    report = engine.reconcile()
+    assert report["position_breaks"] == {"ACME": (0.0, 5.0)}
