@@ -483,9 +483,9 @@ def test_reads_open_only_the_files_they_need_and_a_poll_lists_nothing(
     assert len(slog.read_after(-1)) == 40
     opened: list[str] = []
     listed: list[str] = []
-    read_table, scandir = pq.read_table, os.scandir
+    parquet_file, scandir = pq.ParquetFile, os.scandir
     monkeypatch.setattr(
-        log_module.pq, "read_table", lambda p, *a, **k: opened.append(p) or read_table(p, *a, **k)
+        log_module.pq, "ParquetFile", lambda p, *a, **k: opened.append(p) or parquet_file(p, *a, **k)
     )
     monkeypatch.setattr(log_module.os, "scandir", lambda p: listed.append(p) or scandir(p))
     assert [s.offset for s in slog.read_after(36)] == [37, 38, 39]
