@@ -69,6 +69,8 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     orders the venue does not know again (paper: the simulated venue restarts empty) instead of
     canceling them. ``signal_poll_ns``: the signal log is read at most this often (engine time);
     ``mark_max_age_ns``: an order's reference price is refreshed from the venue when older.
+    ``settle_in_wake``: advance the venue again after strategies sent orders, so a zero-latency
+    venue's answers land in the same wake-up (and journal commit); off when latency is > 0.
     """
 
     account: str = "paper"
@@ -79,6 +81,7 @@ class EngineConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     resubmit_missing: bool = False
     signal_poll_ns: int = 1_000_000_000
     mark_max_age_ns: int = 1_000_000_000
+    settle_in_wake: bool = True
 
 
 @dataclass
@@ -232,6 +235,7 @@ class TradingEngine:
         self._started = False
         self._deferred: list[tuple[Strategy, OrderEvent]] = []
         self._breaker_states: dict[str, str] = {}
+        self._sent_this_wake = False
         self._resubmitted: set[str] = set()
         self._targets: dict[tuple[str, str], list] = {}
         self._algos: dict[str, list] = {}
@@ -483,6 +487,10 @@ class TradingEngine:
             s = self._by_id[sid]
             s.on_timer(self._contexts[sid], t)
         self._flush_deferred()
+        if self._sent_this_wake and self.config.settle_in_wake:
+            # requests sent now reach a zero-latency venue now: their outcomes join this commit
+            self._sent_this_wake = False
+            self.venue.advance_to(t)
         self._drain()
         self.risk.equity_changed(self.portfolio.equity, t)
         self._check_halt()
@@ -682,6 +690,7 @@ class TradingEngine:
         self.oms.submit(cid, self.venue.name, self._now)
         self.risk.order_opened(request)
         self.stats.orders_submitted += 1
+        self._sent_this_wake = True
         self.venue.submit(request)
         return cid
 

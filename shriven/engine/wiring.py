@@ -263,6 +263,7 @@ def build_stack(
         account=account, mode=mode, quote_interval_ns=settings.trading.quote_interval_ms * 1_000_000,
         pnl_interval_ns=INTERVALS_NS[settings.trading.bar_interval],
         resubmit_missing=mode == TradingMode.PAPER,
+        settle_in_wake=mode == TradingMode.LIVE or any(v.order_latency_us == 0 for v in settings.trading.venues),
     )  # fmt: skip
     engine = TradingEngine(
         config, clock=clock, venue=NoVenue(), risk=risk, oms=oms, portfolio=portfolio,
