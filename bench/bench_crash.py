@@ -14,36 +14,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from shriven.testing.paper_crash import run_crash_trial, verify  # noqa: E402
-
-_SMALL = """
-[synthetic]
-seed = 7
-session_open = "14:30"
-session_close = "15:30"
-snapshot_every_s = 1200
-
-[[symbols]]
-symbol = "ACME"
-name = "Acme Corporation"
-sector = "industrials"
-price = 182.40
-volatility = 0.28
-daily_trades = 6000
-
-[[symbols]]
-symbol = "BOLT"
-name = "Bolt Motors"
-sector = "consumer"
-price = 243.10
-volatility = 0.55
-daily_trades = 9000
-"""
+from shriven.testing.small_config import SMALL_CONFIG  # noqa: E402
 
 
 def run(kills: int = 100, seed: int = 1) -> dict[str, object]:
     """One trial of ``kills`` SIGKILLs on a one-hour session replayed at 120x."""
     with tempfile.TemporaryDirectory() as tmp:
-        trial = run_crash_trial(Path(tmp), _SMALL, date(2026, 1, 5), kills=kills, seed=seed, speed=120.0, n_signals=60)
+        trial = run_crash_trial(Path(tmp), SMALL_CONFIG, date(2026, 1, 5), kills=kills, seed=seed, speed=120.0, n_signals=60)
         return verify(trial)
 
 

@@ -6,7 +6,7 @@ from prefect import get_run_logger, task
 from prefect.events import emit_event
 
 from shriven.config import load_settings
-from shriven.engine.wiring import run_backtest
+from shriven.engine.wiring import run_backtest, strategies_from_settings
 from shriven.risk.events import RiskEvent, RiskEventKind
 
 
@@ -15,8 +15,6 @@ def backtest_task(dates: list[str], strategies: str | None = None, run_id: str |
     """Replay the days through the full trading path and write orders, fills, positions and PnL."""
     settings = load_settings()
     logger = get_run_logger()
-    from shriven.engine.wiring import strategies_from_settings
-
     result = run_backtest(
         settings, dates, strategies=strategies_from_settings(settings, strategies), run_id=run_id,
         progress=lambda day, counts: logger.info("backtest %s done: %s", day, counts),

@@ -12,37 +12,7 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 import pytest  # noqa: E402
 
-SMALL_CONFIG = """
-[synthetic]
-seed = 7
-session_open = "14:30"
-session_close = "15:30"
-snapshot_every_s = 1200
-
-[[symbols]]
-symbol = "ACME"
-name = "Acme Corporation"
-sector = "industrials"
-price = 182.40
-volatility = 0.28
-daily_trades = 6000
-
-[[symbols]]
-symbol = "BOLT"
-name = "Bolt Motors"
-sector = "consumer"
-price = 243.10
-volatility = 0.55
-daily_trades = 9000
-
-[[symbols]]
-symbol = "CRUX"
-name = "Crux Semiconductors"
-sector = "technology"
-price = 118.75
-volatility = 0.45
-daily_trades = 4000
-"""
+from shriven.testing.small_config import SMALL_CONFIG  # noqa: E402,F401  (tests import it from here)
 
 
 @pytest.fixture

@@ -239,7 +239,8 @@ class TradingEngine:
         self._resubmitted: set[str] = set()
         self._targets: dict[tuple[str, str], list] = {}
         self._algos: dict[str, list] = {}
-        self._finished_algos: dict[str, object] = {}
+        #: Every algo parent this session (fills of a finished algo's last children still reach it).
+        self._algo_workers: dict[str, object] = {}
         self._child_parent: dict[str, str] = {}
         self._in_callback = False
         #: Fills the portfolio already holds (restored from a snapshot): not booked again at start.
@@ -333,8 +334,9 @@ class TradingEngine:
         self.reconcile()
         for order in self.oms.open_orders():
             self.risk.order_opened(msgspec.structs.replace(order.request, quantity=order.leaves_quantity))
-        if self.kill_switch is not None and self.kill_switch.read().on:
-            self._apply_kill_switch(True, self.kill_switch.read().reason)
+        switch = self.kill_switch.read() if self.kill_switch is not None else None
+        if switch is not None and switch.on:
+            self._apply_kill_switch(True, switch.reason)
         self.risk.start_day(self.portfolio.equity, now)
         if self._quote_interval:
             self._next_quote = _ceil_to(now + 1, self._quote_interval)
@@ -793,6 +795,7 @@ class TradingEngine:
         else:
             raise ValueError(f"unknown execution algo {algo!r}; known: twap, vwap, iceberg")
         self._algos[parent_id] = [worker, strategy, symbol, self._now]
+        self._algo_workers[parent_id] = worker
         self._run_algo(parent_id)
         return parent_id
 
@@ -810,7 +813,6 @@ class TradingEngine:
             self.submit_request(msgspec.structs.replace(child, ts=self._now))
         if worker.done:
             del self._algos[parent_id]
-            self._finished_algos[parent_id] = worker
 
     def _traded_volume(self, symbol: str, start: int, end: int) -> float:
         """Market volume of the bars that closed in ``(start, end]``."""
@@ -820,10 +822,9 @@ class TradingEngine:
         parent_id = self._child_parent.get(order.request.client_order_id)
         if parent_id is None:
             return
-        worker = self._algos.get(parent_id) or self._finished_algos.get(parent_id)
+        worker = self._algo_workers.get(parent_id)
         if worker is None:
             return
-        worker = worker[0] if isinstance(worker, list) else worker
         if fill is not None:
             worker.on_fill(fill.client_order_id, fill.quantity)
         elif order.is_terminal and hasattr(worker, "on_canceled"):

@@ -78,6 +78,12 @@ def _traded_symbols(settings: Settings, strategies: Sequence[Strategy]) -> list[
     return [sym for sym in settings.universe if sym in wanted]
 
 
+def _rules(settings: Settings, symbol: str) -> InstrumentRules:
+    """The venue's tick and lot rules of a universe symbol."""
+    cfg = settings.symbol(symbol)
+    return InstrumentRules(symbol=symbol, tick_size=cfg.tick_size, lot_size=cfg.lot_size)
+
+
 def _instruments(settings: Settings, symbols: Sequence[str]) -> dict[str, tuple[float, float]]:
     return {s: (settings.symbol(s).tick_size, settings.symbol(s).lot_size) for s in symbols}
 
@@ -101,10 +107,7 @@ def _risk_config(settings: Settings, symbols: Sequence[str], prices: Mapping[str
 
 
 def _router(settings: Settings, feeds: Mapping[str, VenueFeed], clock: Clock, start_ns: int | None) -> Router:
-    rules = tuple(
-        InstrumentRules(symbol=s, tick_size=settings.symbol(s).tick_size, lot_size=settings.symbol(s).lot_size)
-        for s in feeds
-    )
+    rules = tuple(_rules(settings, s) for s in feeds)
     exchanges = []
     for v in settings.trading.venues:
         config = VenueConfig(
@@ -365,8 +368,7 @@ def run_backtest(
     for d in dates:
         feeds = {}
         for sym in symbols:
-            rules = InstrumentRules(symbol=sym, tick_size=settings.symbol(sym).tick_size, lot_size=settings.symbol(sym).lot_size)
-            feed = VenueFeed.from_lake(lake, rules, [d])
+            feed = VenueFeed.from_lake(lake, _rules(settings, sym), [d])
             if len(feed):
                 feeds[sym] = feed
         if not feeds:
@@ -541,8 +543,7 @@ def open_paper_session(
     batch = SyntheticExchange(settings).fetch(open_ns, close_ns, symbols)
     feeds = {}
     for sym in symbols:
-        rules = InstrumentRules(symbol=sym, tick_size=settings.symbol(sym).tick_size, lot_size=settings.symbol(sym).lot_size)
-        feed = VenueFeed.from_batch(batch, rules)
+        feed = VenueFeed.from_batch(batch, _rules(settings, sym))
         if len(feed):
             feeds[sym] = feed
     if not feeds:
