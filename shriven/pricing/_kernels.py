@@ -543,48 +543,49 @@ def _norm_complement_bp(x, s, bp, ex2, emx2):
     return ex2 * _ncdf_pdf(-d1, bp * emx2) + emx2 * _ncdf_pdf(d1 - s, bp * ex2)
 
 
+# Acklam's rational approximation of the inverse normal CDF (relative error < 1.2e-9): numba
+# freezes these module tuples into the kernels as constants.
+_ACKLAM_A = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
+             1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)  # fmt: skip
+_ACKLAM_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
+             6.680131188771972e01, -1.328068155288572e01)  # fmt: skip
+_ACKLAM_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
+             -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)  # fmt: skip
+_ACKLAM_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+_ACKLAM_P_LOW = 0.02425
+
+
+@njit(cache=True, inline="always")
+def _acklam_tail(q):
+    """The tail piece of Acklam's inverse, of ``q = sqrt(-2 log p)`` (p the tail probability)."""
+    c1, c2, c3, c4, c5, c6 = _ACKLAM_C
+    d1, d2, d3, d4 = _ACKLAM_D
+    return (((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / (
+        (((d1 * q + d2) * q + d3) * q + d4) * q + 1.0
+    )
+
+
+@njit(cache=True, inline="always")
+def _acklam_central(q):
+    """The central piece of Acklam's inverse, of ``q = p - 0.5``."""
+    a1, a2, a3, a4, a5, a6 = _ACKLAM_A
+    b1, b2, b3, b4, b5 = _ACKLAM_B
+    r = q * q
+    return (
+        (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6)
+        * q
+        / (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0)
+    )
+
+
 @njit(cache=True)
 def _inv_ncdf(p):
     """Acklam's rational approximation of the inverse normal CDF (relative error < 1.2e-9)."""
-    a1 = -3.969683028665376e01
-    a2 = 2.209460984245205e02
-    a3 = -2.759285104469687e02
-    a4 = 1.383577518672690e02
-    a5 = -3.066479806614716e01
-    a6 = 2.506628277459239e00
-    b1 = -5.447609879822406e01
-    b2 = 1.615858368580409e02
-    b3 = -1.556989798598866e02
-    b4 = 6.680131188771972e01
-    b5 = -1.328068155288572e01
-    c1 = -7.784894002430293e-03
-    c2 = -3.223964580411365e-01
-    c3 = -2.400758277161838e00
-    c4 = -2.549732539343734e00
-    c5 = 4.374664141464968e00
-    c6 = 2.938163982698783e00
-    d1 = 7.784695709041462e-03
-    d2 = 3.224671290700398e-01
-    d3 = 2.445134137142996e00
-    d4 = 3.754408661907416e00
-    p_low = 0.02425
-    if p < p_low:
-        q = math.sqrt(-2.0 * math.log(p))
-        return (((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / (
-            (((d1 * q + d2) * q + d3) * q + d4) * q + 1.0
-        )
-    if p <= 1.0 - p_low:
-        q = p - 0.5
-        r = q * q
-        return (
-            (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6)
-            * q
-            / (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0)
-        )
-    q = math.sqrt(-2.0 * math.log(1.0 - p))
-    return -(((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / (
-        (((d1 * q + d2) * q + d3) * q + d4) * q + 1.0
-    )
+    if p < _ACKLAM_P_LOW:
+        return _acklam_tail(math.sqrt(-2.0 * math.log(p)))
+    if p <= 1.0 - _ACKLAM_P_LOW:
+        return _acklam_central(p - 0.5)
+    return -_acklam_tail(math.sqrt(-2.0 * math.log(1.0 - p)))
 
 
 @njit(cache=True, error_model="numpy")
@@ -777,40 +778,10 @@ def _iv_guess_lower(x, ax, sc, beta, bc, ex2):
 
 @njit(cache=True, inline="always")
 def _inv_ncdf_low(p):
-    """``_inv_ncdf`` for 0 < p < 0.5, branch-free."""
-    a1 = -3.969683028665376e01
-    a2 = 2.209460984245205e02
-    a3 = -2.759285104469687e02
-    a4 = 1.383577518672690e02
-    a5 = -3.066479806614716e01
-    a6 = 2.506628277459239e00
-    b1 = -5.447609879822406e01
-    b2 = 1.615858368580409e02
-    b3 = -1.556989798598866e02
-    b4 = 6.680131188771972e01
-    b5 = -1.328068155288572e01
-    c1 = -7.784894002430293e-03
-    c2 = -3.223964580411365e-01
-    c3 = -2.400758277161838e00
-    c4 = -2.549732539343734e00
-    c5 = 4.374664141464968e00
-    c6 = 2.938163982698783e00
-    d1 = 7.784695709041462e-03
-    d2 = 3.224671290700398e-01
-    d3 = 2.445134137142996e00
-    d4 = 3.754408661907416e00
-    q = math.sqrt(-2.0 * flog(p))
-    low = (((((c1 * q + c2) * q + c3) * q + c4) * q + c5) * q + c6) / (
-        (((d1 * q + d2) * q + d3) * q + d4) * q + 1.0
-    )
-    q = p - 0.5
-    r = q * q
-    mid = (
-        (((((a1 * r + a2) * r + a3) * r + a4) * r + a5) * r + a6)
-        * q
-        / (((((b1 * r + b2) * r + b3) * r + b4) * r + b5) * r + 1.0)
-    )
-    return low if p < 0.02425 else mid
+    """``_inv_ncdf`` for 0 < p < 0.5, branch-free (both pieces computed, one kept)."""
+    low = _acklam_tail(math.sqrt(-2.0 * flog(p)))
+    mid = _acklam_central(p - 0.5)
+    return low if p < _ACKLAM_P_LOW else mid
 
 
 @njit(cache=True, inline="always")
