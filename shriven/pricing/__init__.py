@@ -14,6 +14,7 @@ from shriven.pricing.american import (
 )
 from shriven.pricing.black_scholes import (
     Greeks,
+    GreeksBuffer,
     OptionResult,
     PriceResult,
     black76,
@@ -45,6 +46,7 @@ __all__ = [
     "BinomialConvergence",
     "Greeks",
     "ImpliedVolResult",
+    "GreeksBuffer",
     "OptionResult",
     "PriceResult",
     "Reason",

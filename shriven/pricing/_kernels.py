@@ -84,6 +84,10 @@ _STEP_DONE = 1e-6
 _TAIL_D = -4.0
 #: Above this fraction of b(s_c) (or of e^{x/2} - b(s_c)), start from the tangent at s_c.
 _TANGENT_SWITCH = 0.5
+#: Pass 1's erfcx fractions hold for |d| below this (``_erfcx_fraction``); beyond, pass 2.
+_CORE_MAX_D = 1e25
+#: Far-tail prices from a density below this would lose bits in subnormal products: pass 2.
+_TINY_PDF = 1e-290
 #: Solver stops when |ln(model) - ln(target)| is below this (relative price error).
 _F_TOL = 4e-15
 #: Solver result is accepted (OK, else NO_CONVERGENCE) when the best residual is below this.
@@ -302,47 +306,109 @@ def _in_safe_range(s, k, t, r, q, v, sd):
 
 
 @njit(cache=True, inline="always")
+def _core_is_final(s, k, t, r, q, v, w, sd, x, d1, d2, pdf):
+    # Pass 1's result of valid inputs stands, else pass 2 recomputes the element.
+    return (
+        (sd > 0.0)
+        & _in_safe_range(s, k, t, r, q, v, sd)
+        & (abs(d1) < _CORE_MAX_D)
+        & (not (_is_tail(w, x, d2, sd) & (pdf < _TINY_PDF)))
+    )
+
+
+@njit(cache=True, inline="always")
+def _erf_small_fraction(z):
+    """erf(z) for |z| <= 0.46875 (Cody) as (top, bottom), the division left to the caller."""
+    zz = z * z
+    num = (((_CODY_A4 * zz + _CODY_A0) * zz + _CODY_A1) * zz + _CODY_A2) * zz + _CODY_A3
+    den = (((zz + _CODY_B0) * zz + _CODY_B1) * zz + _CODY_B2) * zz + _CODY_B3
+    return z * num, den
+
+
+@njit(cache=True, inline="always")
+def _erfcx_fraction(y):
+    """erfcx(y) for y > 0.46875 as (top, bottom), the division left to the caller.
+
+    Cody's two rationals with the y > 4 one multiplied through by y^10, so it is a fraction of
+    polynomials in u = y^2 (positive coefficients: no cancellation) and needs no 1 / y^2. A
+    branch-free caller picks a fraction and divides once. Valid for y < 1e25 (u^5 stays finite).
+    """
+    num = _CODY_C8 * y
+    den = y
+    num = (num + _CODY_C0) * y
+    den = (den + _CODY_D0) * y
+    num = (num + _CODY_C1) * y
+    den = (den + _CODY_D1) * y
+    num = (num + _CODY_C2) * y
+    den = (den + _CODY_D2) * y
+    num = (num + _CODY_C3) * y
+    den = (den + _CODY_D3) * y
+    num = (num + _CODY_C4) * y
+    den = (den + _CODY_D4) * y
+    num = (num + _CODY_C5) * y
+    den = (den + _CODY_D5) * y
+    num = (num + _CODY_C6) * y
+    den = (den + _CODY_D6) * y
+    u = y * y
+    nu = ((((_CODY_P4 * u + _CODY_P3) * u + _CODY_P2) * u + _CODY_P1) * u + _CODY_P0) * u + _CODY_P5
+    du = ((((_CODY_Q4 * u + _CODY_Q3) * u + _CODY_Q2) * u + _CODY_Q1) * u + _CODY_Q0) * u + 1.0
+    # erfcx = (1/sqrt(pi) - nu / (u du)) / y
+    udu = u * du
+    small = y <= 4.0
+    top = num + _CODY_C7 if small else _INV_SQRTPI * udu - nu
+    bottom = den + _CODY_D7 if small else udu * y
+    return top, bottom
+
+
+@njit(cache=True, inline="always")
 def _bs_core(s, k, t, r, q, v, w, forward_model):
     """Pass 1 of the closed forms for one element, shared by the greeks and price kernels.
 
-    Returns (df, dq, fwd, sqt, sd, x, d1, d2, pdf, nd1, nd2, price).
+    Returns (df, dq, fwd, sqt, sd, x, d1, d2, pdf, nd1, nd2, price, 1 / (s sd)). Written for SIMD: every
+    branch is a select, and the divisions (the costliest vector instruction here) are kept to
+    a minimum by choosing between fractions before dividing.
     """
     df = fexp(-r * t)
     dq = fexp(-q * t)
     fwd = s if forward_model else s * dq / df
     sqt = math.sqrt(t)
     sd = v * sqt
-    x = flog(fwd / k)
+    m = fwd / k
+    x = flog(m)
+    inv_ssd = 1.0 / (s * sd)
     d1 = x / sd + 0.5 * sd
     d2 = d1 - sd
     pdf = _npdf_exact(d1)
-    # N(w d1), N(w d2) as ``_ncdf_pdf``, with n(d2) = n(d1) F / K exactly (d1 + d2 = 2 x / sd),
-    # keeping the erfcx values for the far-tail price below.
     z1 = w * d1 * _INV_SQRT2
     z2 = w * d2 * _INV_SQRT2
     a1 = abs(z1)
     a2 = abs(z2)
-    erf1 = _erf_small(z1)
-    erf2 = _erf_small(z2)
-    ex1 = _erfcx_large(a1)
-    ex2 = _erfcx_large(a2)
-    tail1 = _SQRT_HALF_PI * pdf * ex1
-    tail2 = _SQRT_HALF_PI * (pdf * (fwd / k)) * ex2
-    nd1 = 0.5 + 0.5 * erf1 if a1 <= _CODY_SMALL else (tail1 if z1 < 0.0 else 1.0 - tail1)
-    nd2 = 0.5 + 0.5 * erf2 if a2 <= _CODY_SMALL else (tail2 if z2 < 0.0 else 1.0 - tail2)
+    # N(w d1) as ``_ncdf_pdf`` with one division: 0.5 + 0.5 erf(z1) for small |z1|, else the
+    # tail sqrt(pi/2) n(d1) erfcx(|z1|), or one minus it.
+    en1, ed1 = _erf_small_fraction(z1)
+    xt1, xb1 = _erfcx_fraction(a1)
+    ct1 = _SQRT_HALF_PI * pdf * xt1
+    small1 = a1 <= _CODY_SMALL
+    nd1 = (0.5 * (ed1 + en1) if small1 else (ct1 if z1 < 0.0 else xb1 - ct1)) / (
+        ed1 if small1 else xb1
+    )
+    # N(w d2) likewise, with n(d2) = n(d1) F / K exactly (d1 + d2 = 2 x / sd); the tail value
+    # without the factor F / K is kept for the far-tail price below.
+    en2, ed2 = _erf_small_fraction(z2)
+    xt2, xb2 = _erfcx_fraction(a2)
+    small2 = a2 <= _CODY_SMALL
+    f2 = (0.5 * (ed2 + en2) if small2 else xt2) / (ed2 if small2 else xb2)
+    tail2 = _SQRT_HALF_PI * pdf * f2
+    nd2 = f2 if small2 else (m * tail2 if z2 < 0.0 else 1.0 - m * tail2)
     # Rounding of F N(d1) - K N(d2) must not cross the no-arbitrage floor.
     price = df * max(w * (fwd * nd1 - k * nd2), w * (fwd - k), 0.0)
-    # Far out of the money: the erfcx form of ``_norm_otm_call`` (see ``_norm_otm_call_bp``),
-    # computed for every element (branch-free, so the loop stays vectorised) and selected where
-    # needed. There z1 <= 0 and z2 < 0, and the two erfcx arguments -d1/sqrt2, -d2/sqrt2 of the
-    # normalised call are a1, a2 (call) or a2, a1 (put); a2 > 2.8 always, and for a1 <= 0.46875
-    # erfcx(a1) = exp(a1^2) (1 - erf(a1)) = exp(a1^2) (1 + erf(z1)).
-    xn = -abs(x)
-    bp = _INV_SQRT2PI * fexp(-0.5 * (xn / sd) * (xn / sd) - 0.125 * sd * sd)
-    ex1 = fexp(a1 * a1) * (1.0 + erf1) if a1 <= _CODY_SMALL else ex1
-    tail_price = df * math.sqrt(fwd * k) * (_SQRT_HALF_PI * bp * (w * (ex1 - ex2)))
+    # Far out of the money both terms are tails of nearly equal size: K N(w d2) is written as
+    # F sqrt(pi/2) n(d1) erfcx(|z2|), so the price is F sqrt(pi/2) n(d1) (erfcx(a1) -
+    # erfcx(a2)) (the erfcx form of ``_norm_otm_call_bp``) and keeps relative precision down to
+    # underflow: only the rounding of d1 is amplified, by d1^2, as in n(d1) itself.
+    tail_price = df * w * fwd * (nd1 - tail2)
     price = tail_price if _is_tail(w, x, d2, sd) else price
-    return df, dq, fwd, sqt, sd, x, d1, d2, pdf, nd1, nd2, price
+    return df, dq, fwd, sqt, sd, x, d1, d2, pdf, nd1, nd2, price, inv_ssd
 
 
 @njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})
@@ -364,11 +430,10 @@ def bs_greeks_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_m
         code = _check_inputs(s, k, t, r, q, v)
         reason[i] = code
         w = 1.0 if is_call[i] else -1.0
-        df, dq, fwd, sqt, sd, x, d1, d2, pdf, nd1, nd2, price = _bs_core(
+        df, dq, fwd, sqt, sd, x, d1, d2, pdf, nd1, nd2, price, inv_ssd = _bs_core(
             s, k, t, r, q, v, w, forward_model
         )
         # Two reciprocals instead of four divisions: 1 / (s sd), 1 / v; v / sqrt(T) = v s v / (s sd).
-        inv_ssd = 1.0 / (s * sd)
         inv_v = 1.0 / v
         vega = s * dq * pdf * sqt
         delta = w * dq * nd1
@@ -392,7 +457,7 @@ def bs_greeks_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_m
         out[G_RHO, i] = rho
         out[G_VANNA, i] = vanna
         out[G_VOLGA, i] = volga
-        todo[i] = (code != R_OK) | (not sd > 0.0) | (not _in_safe_range(s, k, t, r, q, v, sd))
+        todo[i] = (code != R_OK) | (not _core_is_final(s, k, t, r, q, v, w, sd, x, d1, d2, pdf))
     for i in prange(n):
         if todo[i]:
             _finish_greeks(
@@ -466,10 +531,11 @@ def bs_price_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_mo
         code = _check_inputs(s, k, t, r, q, v)
         reason[i] = code
         w = 1.0 if is_call[i] else -1.0
-        sd = v * math.sqrt(t)
-        price = _bs_core(s, k, t, r, q, v, w, forward_model)[11]
-        out[i] = price
-        todo[i] = (code != R_OK) | (not sd > 0.0) | (not _in_safe_range(s, k, t, r, q, v, sd))
+        core = _bs_core(s, k, t, r, q, v, w, forward_model)
+        out[i] = core[11]
+        todo[i] = (code != R_OK) | (
+            not _core_is_final(s, k, t, r, q, v, w, core[4], core[5], core[6], core[7], core[8])
+        )
     for i in prange(n):
         if todo[i]:
             _finish_price(
@@ -497,9 +563,10 @@ def _finish_price(i, under, strike, expiry, rate, carry, vol, is_call, forward_m
 @njit(cache=True, error_model="numpy", fastmath={"contract"})
 def _bs_price(s, k, t, r, q, v, call):
     # Valid inputs only; bit for bit the price of ``bs_price_kernel``.
-    sd = v * math.sqrt(t)
-    if sd > 0.0 and _in_safe_range(s, k, t, r, q, v, sd):
-        return _bs_core(s, k, t, r, q, v, 1.0 if call else -1.0, False)[11]
+    w = 1.0 if call else -1.0
+    core = _bs_core(s, k, t, r, q, v, w, False)
+    if _core_is_final(s, k, t, r, q, v, w, core[4], core[5], core[6], core[7], core[8]):
+        return core[11]
     df = math.exp(-r * t)
     return _forward_price(s * math.exp(-q * t) / df, k, t, df, v, call)
 
@@ -551,7 +618,12 @@ _ACKLAM_B = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
              6.680131188771972e01, -1.328068155288572e01)  # fmt: skip
 _ACKLAM_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
              -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)  # fmt: skip
-_ACKLAM_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
+_ACKLAM_D = (
+    7.784695709041462e-03,
+    3.224671290700398e-01,
+    2.445134137142996e00,
+    3.754408661907416e00,
+)
 _ACKLAM_P_LOW = 0.02425
 
 

@@ -27,6 +27,11 @@ broadcast their inputs like numpy, never raise on a bad element and return NaN p
 ``Reason`` code for it: ``reason == OK`` exactly where every output is finite (valid inputs so
 extreme that an output overflows, e.g. rate * expiry = 1e300, give ``OUT_OF_RANGE``). The scalar functions (``bsm_price``, ``bsm_greeks``, ``black76_price``,
 ``black76_greeks``) raise ``ValueError`` naming the reason.
+
+Pricing the same book again and again (a risk refresh on every tick), pass ``out=GreeksBuffer(n)``
+to ``black_scholes``/``black76``: the results are written into it instead of fresh arrays, which
+saves the operating system zeroing 65 bytes of new memory per option (about a third of the cost
+of the kernel itself). The returned arrays are views of the buffer, overwritten by its next use.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from shriven.pricing.reasons import raise_for
 
 __all__ = [
     "Greeks",
+    "GreeksBuffer",
     "OptionResult",
     "PriceResult",
     "black76",
@@ -97,6 +103,23 @@ class Greeks:
     volga: float
 
 
+class GreeksBuffer:
+    """Output memory for the prices and greeks of ``size`` options, reused across calls."""
+
+    __slots__ = ("reason", "values")
+
+    def __init__(self, size: int) -> None:
+        if size < 0:
+            raise ValueError(f"GreeksBuffer: size must be >= 0, got {size}")
+        self.values = np.empty((_k.N_GREEKS, size))
+        self.reason = np.empty(size, dtype=np.int8)
+
+    @property
+    def size(self) -> int:
+        """How many options the buffer holds."""
+        return int(self.reason.shape[0])
+
+
 def _greeks(
     underlying: ArrayLike,
     strike: ArrayLike,
@@ -106,13 +129,17 @@ def _greeks(
     volatility: ArrayLike,
     is_call: ArrayLike,
     forward_model: bool,
+    buffer: GreeksBuffer | None = None,
 ) -> OptionResult:
     shape, (u, k, t, r, q, v), c = broadcast_inputs(
         (underlying, strike, expiry, rate, carry, volatility), is_call
     )
     n = u.shape[0]
-    out = np.empty((_k.N_GREEKS, n))
-    reason = np.empty(n, dtype=np.int8)
+    if buffer is None:
+        buffer = GreeksBuffer(n)
+    elif buffer.size != n:
+        raise ValueError(f"out: a GreeksBuffer of {n} options is needed, got {buffer.size}")
+    out, reason = buffer.values, buffer.reason
     _k.bs_greeks_kernel(u, k, t, r, q, v, c, forward_model, out, reason)
     return OptionResult(
         price=out[_k.G_PRICE].reshape(shape),
@@ -161,6 +188,7 @@ def black_scholes(
     dividend_yield: ArrayLike,
     volatility: ArrayLike,
     is_call: ArrayLike,
+    out: GreeksBuffer | None = None,
 ) -> OptionResult:
     """Black-Scholes-Merton prices and greeks, vectorised with numpy broadcasting.
 
@@ -176,8 +204,10 @@ def black_scholes(
         Black-Scholes volatility (annualised, decimal), >= 0.
     is_call
         True for calls, False for puts.
+    out
+        Optional ``GreeksBuffer`` of the broadcast size to write into (see the module docstring).
     """
-    return _greeks(spot, strike, expiry, rate, dividend_yield, volatility, is_call, False)
+    return _greeks(spot, strike, expiry, rate, dividend_yield, volatility, is_call, False, out)
 
 
 def black_scholes_prices(
@@ -200,12 +230,14 @@ def black76(
     rate: ArrayLike,
     volatility: ArrayLike,
     is_call: ArrayLike,
+    out: GreeksBuffer | None = None,
 ) -> OptionResult:
     """Black-76 prices and greeks of options on a forward, discounted at ``rate``.
 
     Delta, gamma and vanna are with respect to the forward; rho holds the forward fixed.
+    ``out`` as in ``black_scholes``.
     """
-    return _greeks(forward, strike, expiry, rate, 0.0, volatility, is_call, True)
+    return _greeks(forward, strike, expiry, rate, 0.0, volatility, is_call, True, out)
 
 
 def black76_prices(

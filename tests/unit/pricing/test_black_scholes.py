@@ -13,6 +13,7 @@ from pricing_reference import black76 as mp_black76
 from pricing_reference import bsm as mp_bsm
 
 from shriven.pricing import (
+    GreeksBuffer,
     Reason,
     black76,
     black76_greeks,
@@ -335,3 +336,25 @@ def test_reason_ok_if_and_only_if_every_output_is_finite() -> None:
     ok = prices.reason == Reason.OK
     assert np.isfinite(prices.price[ok]).all()
     assert np.isnan(prices.price[~ok]).all()
+
+
+def test_a_reused_buffer_gives_the_fresh_results_and_checks_its_size() -> None:
+    rng = np.random.default_rng(7)
+    n = 1_000
+    s, k = 100.0, rng.uniform(50.0, 200.0, n)
+    t, v = rng.uniform(0.01, 3.0, n), rng.uniform(0.05, 1.5, n)
+    calls = rng.random(n) < 0.5
+    buffer = GreeksBuffer(n)
+    # Dirty the buffer with another book first: nothing of it may leak into the next result.
+    black_scholes(s, k * 1.3, t, 0.02, 0.01, v * 0.5, ~calls, out=buffer)
+    reused = black_scholes(s, k, t, 0.02, 0.01, v, calls, out=buffer)
+    fresh = black_scholes(s, k, t, 0.02, 0.01, v, calls)
+    for name in ("price", "delta", "gamma", "vega", "theta", "rho", "vanna", "volga", "reason"):
+        np.testing.assert_array_equal(getattr(reused, name), getattr(fresh, name), err_msg=name)
+    assert np.shares_memory(reused.price, buffer.values)
+    b76 = black76(s, k, t, 0.02, v, calls, out=buffer)
+    np.testing.assert_array_equal(b76.price, black76(s, k, t, 0.02, v, calls).price)
+    with pytest.raises(ValueError, match="GreeksBuffer of 1000 options"):
+        black_scholes(s, k, t, 0.02, 0.01, v, calls, out=GreeksBuffer(999))
+    with pytest.raises(ValueError, match="size must be >= 0"):
+        GreeksBuffer(-1)
