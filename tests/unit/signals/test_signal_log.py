@@ -485,14 +485,14 @@ def test_reads_open_only_the_files_they_need_and_a_poll_lists_nothing(
     listed: list[str] = []
     parquet_file, scandir = pq.ParquetFile, os.scandir
     monkeypatch.setattr(
-        log_module.pq, "ParquetFile", lambda p, *a, **k: opened.append(p) or parquet_file(p, *a, **k)
+        log_module.pq,
+        "ParquetFile",
+        lambda p, *a, **k: opened.append(p) or parquet_file(p, *a, **k),
     )
     monkeypatch.setattr(log_module.os, "scandir", lambda p: listed.append(p) or scandir(p))
     assert [s.offset for s in slog.read_after(36)] == [37, 38, 39]
-    assert [os.path.basename(p) for p in opened] == [
-        f"part-{36:020d}-{37:020d}.parquet",
-        f"part-{38:020d}-{39:020d}.parquet",
-    ]
+    # the newest file's rows come from the head
+    assert [os.path.basename(p) for p in opened] == [f"part-{36:020d}-{37:020d}.parquet"]
     slog.append([sig()], source="x", now_ns=NOW)  # the usual poll: one new file
     assert [s.offset for s in slog.read_after(39)] == [40]
     assert listed == []
@@ -532,3 +532,47 @@ def test_threads_sharing_one_log_never_share_an_offset(root: str) -> None:
     covered = sorted(k for first, last in results for k in range(first, last + 1))
     assert covered == list(range(slog.last_offset() + 1))
     assert [s.offset for s in slog.read_after(-1)] == covered
+
+
+def test_a_reader_that_keeps_up_takes_small_appends_from_the_head(
+    slog: SignalLog, root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = SignalLog(root, symbols=SYMBOLS)
+    opened: list[str] = []
+    real = log_module.pq.ParquetFile
+
+    def spy(path, *a, **kw):
+        opened.append(str(path))
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(log_module.pq, "ParquetFile", spy)
+    batch = [
+        sig(1.5, "ACME", NOW + 1, kind=TargetKind.WEIGHT, model_version="m@3", source="ml"),
+        sig(-2.0, "BOLT", NOW + 2),
+    ]
+    slog.append(batch, source="test", now_ns=NOW)
+    head = json.loads((Path(root) / "signals" / "_head.json").read_bytes())
+    assert head["pending"]["rows"]["symbol"] == ["ACME", "BOLT"]
+    got = reader.read_after(-1)
+    assert opened == []  # taken from the head
+    monkeypatch.setattr(log_module.pq, "ParquetFile", real)
+    from_parquet = SignalLog(root, symbols=SYMBOLS)
+    from_parquet_rows = log_module._read_part(from_parquet._head().newest, 0, 1)
+    assert got == from_parquet_rows
+    assert [(s.offset, s.target, s.kind, s.model_version, s.source) for s in got] == [
+        (0, 1.5, TargetKind.WEIGHT, "m@3", "ml"),
+        (1, -2.0, TargetKind.POSITION, "", "test"),
+    ]
+    # Only the newest file is in the head; a reader behind it reads Parquet, a part from the head.
+    slog.append([sig(3.0, ts=NOW + 3)], source="test", now_ns=NOW)
+    monkeypatch.setattr(log_module.pq, "ParquetFile", spy)
+    assert [s.target for s in SignalLog(root).read_after(0)] == [-2.0, 3.0]
+    assert [os.path.basename(p) for p in opened] == [f"part-{0:020d}-{1:020d}.parquet"]
+
+
+def test_a_large_append_is_not_copied_into_the_head(slog: SignalLog, root: str) -> None:
+    n = log_module.INLINE_ROWS + 1
+    fill_log(slog, [n])
+    head = json.loads((Path(root) / "signals" / "_head.json").read_bytes())
+    assert "rows" not in head["pending"]
+    assert [s.target for s in SignalLog(root).read_after(-1)] == [float(k) for k in range(n)]
