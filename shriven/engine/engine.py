@@ -20,7 +20,10 @@ Order of work at each wake-up time ``t`` (a bar close, a quote sample, a timer o
    working order at once.
 
 The ack point of an order is :meth:`OrderManager.submit` (journaled and fsync'd); only then is it
-sent to the venue.
+sent to the venue. The rest of a wake-up's records (venue outcomes, denials, consumed signals)
+are written out at its end and synced in the background: a process crash loses none of them,
+and what a power cut could lose, reconciliation with the venue and the idempotent order ids of
+re-delivered signals restore.
 """
 
 from __future__ import annotations
@@ -425,7 +428,7 @@ class TradingEngine:
         self._flush_deferred()
         self._drain()
         self._sample_pnl(self._now, force=True)
-        self.oms.flush()
+        self.oms.flush(wait=True)
 
     def run_until(self, end_ns: int) -> None:
         """Process every wake-up time up to and including ``end_ns``, then move the venue to it."""
@@ -497,7 +500,7 @@ class TradingEngine:
         self.risk.equity_changed(self.portfolio.equity, t)
         self._check_halt()
         self._sample_pnl(t)
-        self.oms.flush()  # one sync for the wake-up's venue outcomes and consumed signals
+        self.oms.flush()  # the wake-up's venue outcomes and consumed signals: durable soon
 
     def _drain(self) -> None:
         for event in self.venue.poll():

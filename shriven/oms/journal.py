@@ -19,6 +19,7 @@ import fcntl
 import logging
 import os
 import struct
+import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -166,6 +167,51 @@ def _log_torn(path: Path, good_end: int, size: int) -> None:
     )
 
 
+class _BackgroundSync:
+    """A thread that makes written records durable soon after, off the writer's path.
+
+    fdatasync releases the GIL, so the engine goes on while the disk works; requests made while
+    a sync runs are coalesced into the next one.
+    """
+
+    def __init__(self, fd: int, name: str) -> None:
+        self._fd = fd
+        self._cond = threading.Condition()
+        self._dirty = False
+        self._stopping = False
+        self.error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name=f"journal-sync {name}", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        """Sync what was written so far, soon."""
+        with self._cond:
+            self._dirty = True
+            self._cond.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._dirty and not self._stopping:
+                    self._cond.wait()
+                if not self._dirty:
+                    return
+                self._dirty = False
+            try:
+                _sync(self._fd)
+            except OSError as exc:
+                with self._cond:
+                    self.error = exc
+                return
+
+    def stop(self) -> None:
+        """Finish the requested syncs and end the thread (before the descriptor is closed)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        self._thread.join()
+
+
 class Journal:
     """Append-only, crash-safe record of everything the OMS did, fsync'd before acknowledging.
 
@@ -205,6 +251,7 @@ class Journal:
         self._size = size
         self._synced_size = size
         self._pending = bytearray()
+        self._background: _BackgroundSync | None = None
 
     @property
     def fsync(self) -> bool:
@@ -236,9 +283,40 @@ class Journal:
         if self._pending or (self._fsync and self._size != self._synced_size):
             self._flush(b"")
 
+    def write_out(self) -> None:
+        """Hand the unsynced records to the kernel now and sync them soon, in the background.
+
+        After it returns they survive a crash of the process; a power cut in the next
+        milliseconds may still lose them. For records another source can restore: the engine
+        writes venue outcomes this way (reconciliation with the venue finds them again) and
+        consumed signals (a re-delivered signal gets the same, idempotent order ids), while
+        ``submit``, the ack point, always syncs before it returns.
+        """
+        if self._fd is None:
+            raise ValueError(f"journal {self.path} is closed")
+        self._check_background()
+        if not self._pending:
+            return
+        self._flush(b"", sync=False)
+        if self._fsync:
+            if self._background is None:
+                self._background = _BackgroundSync(self._fd, self.path.name)
+            self._background.request()
+
+    def _check_background(self) -> None:
+        if self._background is not None and self._background.error is not None:
+            self._broken = f"background sync failed: {self._background.error!r}"
+
+    def _stop_background(self) -> None:
+        if self._background is not None:
+            self._background.stop()
+            self._check_background()
+            self._background = None
+
     def _write(self, data: bytes, sync: bool) -> None:
         if self._fd is None:
             raise ValueError(f"journal {self.path} is closed")
+        self._check_background()
         if self._broken is not None:
             raise OSError(
                 f"journal {self.path} is unusable after an earlier failure: {self._broken}"
@@ -250,8 +328,8 @@ class Journal:
             return
         self._flush(data)
 
-    def _flush(self, data: bytes) -> None:
-        """Write the pending records and ``data`` in one go and sync (if syncing)."""
+    def _flush(self, data: bytes, *, sync: bool = True) -> None:
+        """Write the pending records and ``data`` in one go and sync (if syncing and ``sync``)."""
         if self._pending:
             data = bytes(self._pending) + data
             self._pending.clear()
@@ -260,7 +338,7 @@ class Journal:
             view = memoryview(data)
             while view:
                 view = view[_write(fd, view) :]
-            if self._fsync:
+            if self._fsync and sync:
                 _sync(fd)
         except OSError as exc:
             # Leave no partial frame behind that later appends would follow; after a failed
@@ -272,7 +350,8 @@ class Journal:
                 pass
             raise
         self._size += len(data)
-        self._synced_size = self._size
+        if sync:
+            self._synced_size = self._size
 
     def rewrite(self, records: Sequence[JournalRecord]) -> None:
         """Atomically replace the journal's contents by ``records`` (compaction).
@@ -282,6 +361,7 @@ class Journal:
         """
         if self._fd is None:
             raise ValueError(f"journal {self.path} is closed")
+        self._stop_background()  # it syncs the descriptor about to be replaced
         tmp = self.path.with_name(self.path.name + ".compact-tmp")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND | os.O_CLOEXEC, 0o644)
         try:
@@ -310,6 +390,7 @@ class Journal:
         if self._fd is None:
             return
         try:
+            self._stop_background()
             if self._broken is None and self._pending:
                 self._flush(b"")
             elif self._fsync and self._broken is None:
@@ -325,6 +406,8 @@ class Journal:
         self.close()
 
     def __del__(self) -> None:
+        if getattr(self, "_background", None) is not None:
+            self._background.stop()
         if getattr(self, "_fd", None) is not None:
             os.close(self._fd)  # no sync: a GC'd journal is a bug, not a commit point
 

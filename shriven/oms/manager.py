@@ -65,9 +65,9 @@ class OrderManager:
         self.unknown_orders = 0
         self.duplicate_fills = 0
         self.invalid_events = 0
-        #: Venue outcomes, denials and consumed signals are written unsynced and made durable by
-        #: :meth:`flush` (or the next synced record); ``submit`` and cancel/modify requests
-        #: always sync. Off by default: every record synced.
+        #: Venue outcomes, denials and consumed signals are written unsynced, written out by
+        #: :meth:`flush` and made durable in the background (or by the next synced record);
+        #: ``submit`` and cancel/modify requests always sync. Off by default: every record synced.
         self.group_commit = False
 
     # -- commands of the engine -----------------------------------------------------------
@@ -151,9 +151,17 @@ class OrderManager:
         self._command(order, event)
         return order
 
-    def flush(self) -> None:
-        """Sync what ``group_commit`` left unsynced (the engine calls it once per wake-up)."""
-        self.journal.sync()
+    def flush(self, *, wait: bool = False) -> None:
+        """Write out what ``group_commit`` left unsynced (the engine calls it once per wake-up).
+
+        The records reach the kernel now and the disk soon, in the background
+        (``Journal.write_out``): none of them is an acknowledgement. ``wait=True`` syncs before
+        returning (at a stop).
+        """
+        if wait:
+            self.journal.sync()
+        else:
+            self.journal.write_out()
 
     def signal_consumed(self, offset: int, ts: int) -> None:
         """Journal that the signal at ``offset`` was acted on, for exactly-once restarts.

@@ -308,3 +308,44 @@ def test_unsynced_records_wait_in_memory_and_land_with_the_next_synced_one(tmp_p
     j.append(OrderEvent(ts=3, client_order_id="a", kind=OrderEventKind.EXPIRED), sync=False)
     j.close()  # close writes what is pending
     assert [r.ts for r in Journal.replay(path)] == [1, 2, 3]
+
+
+def test_write_out_reaches_the_file_now_and_the_disk_in_the_background(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    path = tmp_path / "j.bin"
+    synced: list[tuple[str, int]] = []
+    real = journal_module._sync
+
+    def recording_sync(fd: int) -> None:
+        real(fd)
+        synced.append((threading.current_thread().name, os.fstat(fd).st_size))
+
+    monkeypatch.setattr(journal_module, "_sync", recording_sync)
+    journal = Journal(path, fsync=True)
+    journal.append(SignalConsumed(offset=1, ts=1), sync=False)
+    assert os.path.getsize(path) == len(MAGIC)  # still in memory
+    journal.write_out()
+    assert os.path.getsize(path) == journal.size  # in the kernel: survives a process crash
+    journal.close()  # waits for the background sync, then syncs
+    assert any(name.startswith("journal-sync") for name, _ in synced)
+    assert all(size == journal.size or size == len(MAGIC) for _, size in synced)
+    assert [r.offset for r in Journal.replay(path)] == [1]
+
+
+def test_a_failed_background_sync_breaks_the_journal(tmp_path, monkeypatch) -> None:
+    journal = Journal(tmp_path / "j.bin", fsync=True)
+
+    def failing_sync(fd: int) -> None:
+        raise OSError(5, "I/O error")
+
+    monkeypatch.setattr(journal_module, "_sync", failing_sync)
+    journal.append(SignalConsumed(offset=1, ts=1), sync=False)
+    journal.write_out()
+    journal._background.stop()  # let the failure land
+    with pytest.raises(OSError, match="background sync failed"):
+        journal.append(SignalConsumed(offset=2, ts=2))
+    monkeypatch.setattr(journal_module, "_sync", lambda fd: None)
+    journal.close()
