@@ -371,6 +371,57 @@ RISK_EVENTS = pa.schema(
 )
 
 
+# -- sentiment (issue 5) ------------------------------------------------------------------------
+# Texts fan out to one row per (text, symbol) once entities are mapped, so scores and the index
+# join on plain string columns; ``symbol`` '' marks a market-wide text (no known entity in it).
+
+NEWS = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "publication time of the text"),
+        _field("text_id", pa.string(), "", "hash of (source, ts, text): the same text id on every symbol row"),
+        _field("source", pa.string(), "", "who published it: a feed, file or 'synthetic:<kind>'"),
+        _field("symbol", pa.string(), "", "instrument the text is about; '' = market-wide"),
+        _field("text", pa.string(), "", "headline or post as published (truncated by text checks if too long)"),
+    ],
+    metadata={"dataset": "news", "sort": "ts,text_id,symbol"},
+)
+
+SENTIMENT_SCORES = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "publication time of the scored text"),
+        _field("text_id", pa.string(), "", "the text's id in the news dataset"),
+        _field("symbol", pa.string(), "", "instrument the score is about; '' = market-wide"),
+        _field("source", pa.string(), "", "who published the text"),
+        _field("label", pa.string(), "enum", "negative, neutral or positive (the most probable class)"),
+        _field("p_negative", pa.float64(), "probability", "model probability of negative"),
+        _field("p_neutral", pa.float64(), "probability", "model probability of neutral"),
+        _field("p_positive", pa.float64(), "probability", "model probability of positive"),
+        _field("score", pa.float64(), "ratio", "p_positive - p_negative, in [-1, 1]"),
+        _field("model", pa.string(), "", "name of the scoring model"),
+        _field("model_version", pa.string(), "", "version of the scoring model"),
+    ],
+    metadata={"dataset": "sentiment_scores", "sort": "ts,text_id,symbol"},
+)
+
+SENTIMENT_INDEX = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "grid time; uses only texts with ts <= this"),
+        _field("symbol", pa.string(), "", "instrument; '' = market-wide texts"),
+        _field(
+            "index",
+            pa.float64(),
+            "ratio",
+            "decayed score sum / (decayed text count + prior weight), in [-1, 1]; before any text 0, or null with prior weight 0",
+            nullable=True,
+        ),
+        _field("weight", pa.float64(), "texts", "decayed text count: sum of 2^(-age / half-life)"),
+        _field("n_texts", pa.int64(), "count", "texts with ts <= grid time (all that contribute)"),
+        _field("half_life_s", pa.float64(), "s", "half-life of a text's weight"),
+    ],
+    metadata={"dataset": "sentiment_index", "sort": "symbol,ts"},
+)
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A lake dataset: its schema and the hive partition keys under ``lake/<name>/``."""
@@ -397,6 +448,9 @@ DATASETS: dict[str, Dataset] = {
     "positions": Dataset("positions", POSITIONS, ("date", "account")),
     "pnl": Dataset("pnl", PNL, ("date", "account")),
     "risk_events": Dataset("risk_events", RISK_EVENTS, ("date", "account")),
+    "news": Dataset("news", NEWS, ("date",)),
+    "sentiment_scores": Dataset("sentiment_scores", SENTIMENT_SCORES, ("date",)),
+    "sentiment_index": Dataset("sentiment_index", SENTIMENT_INDEX, ("date",)),
     **{f"bars_{i}": Dataset(f"bars_{i}", BARS) for i in BAR_INTERVALS},
 }
 

@@ -81,6 +81,9 @@ _DESCRIPTIONS = {
     "positions": "position snapshots per symbol: quantity, average cost, mark, realised and unrealised PnL",
     "pnl": "the account's equity curve: cash, equity, exposures, realised/unrealised PnL and fees",
     "risk_events": "risk manager decisions: denied orders, limit breaches, trading-state changes, kill switch",
+    "news": "headlines and posts, one row per (text, symbol); symbol '' = market-wide",
+    "sentiment_scores": "per (text, symbol) class probabilities and score p_positive - p_negative of the sentiment model",
+    "sentiment_index": "point-in-time decayed sentiment index per symbol on a time grid",
 }
 
 
