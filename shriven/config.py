@@ -182,6 +182,9 @@ class ScheduleConfig(_Config):
     daily_pipeline: str = "30 0 * * *"
     options_analytics: str = "0 1 * * *"
     execution_paper: str = "25 13 * * *"
+    sentiment: str = "*/15 * * * *"
+    ml_inference: str = "*/5 * * * *"
+    train_model: str = "0 2 * * 6"
 
 
 class Settings(_Config):
