@@ -274,7 +274,7 @@ def _replay(settings, feeds, make_strategies, dirs, until_ns=None, signals=None)
     }  # fmt: skip
 
 
-def _compiled_every_bar(settings, feeds, dirs) -> dict:
+def _compiled_every_bar(settings, feeds, dirs, timed: bool = False) -> dict:
     """(b) through ``shriven.engine.compiled``: the same strategy, venues and risk checks in numba."""
     t_build = time.perf_counter()
     r = _Replay(settings, feeds, [], dirs.journal())
@@ -284,7 +284,7 @@ def _compiled_every_bar(settings, feeds, dirs) -> dict:
     t0 = time.perf_counter()
     out = replay_every_bar(
         exchange, bars, r.stack.risk, starting_cash=settings.trading.starting_cash, quantity=1.0,
-        start_ns=r.start, end_ns=r.last,
+        start_ns=r.start, end_ns=r.last, timed=timed,
     )  # fmt: skip
     seconds = time.perf_counter() - t0
     r.stack.oms.journal.close()
@@ -292,7 +292,29 @@ def _compiled_every_bar(settings, feeds, dirs) -> dict:
         "build_s": build_s, "seconds": seconds, "events": sum(len(f) for f in feeds.values()),
         "bars": out.bars, "quotes": 0, "signals": 0, "orders": out.orders_submitted, "denied": len(out.orders) - out.orders_submitted,
         "fills": len(out.fills), "wakeups": out.wakeups,
+        "latency_ns": {
+            name: [float(np.percentile(out.latency_ns(name), q)) for q in (50, 99)]
+            for name in ("bar_to_venue", "wake_to_venue", "risk_check")
+        } if timed else None,
+        "counter_read_ns": _counter_read_ns(out.ns_per_cycle) if timed else None,
     }  # fmt: skip
+
+
+def _counter_read_ns(ns_per_cycle: float) -> float:
+    """Median cost of one cycle-counter read inside numba (two reads back to back)."""
+    from numba import njit
+
+    from shriven.engine.cycles import cycles
+
+    @njit
+    def pairs(n):
+        out = np.empty(n, np.int64)
+        for i in range(n):
+            a = cycles()
+            out[i] = cycles() - a
+        return out
+
+    return float(np.median(pairs(20_000))) * ns_per_cycle
 
 
 def _best(runs: list[dict]) -> dict:
@@ -696,6 +718,7 @@ def run(
         result["bars_signals"] = _best(runs_a)
         result["every_bar"] = _best(runs_b)
         result["every_bar_compiled"] = _best(runs_c)
+        result["every_bar_compiled_timed"] = _compiled_every_bar(s_1s, feeds, dirs, timed=True)
 
         # (a) with the default quote sampling (1000 ms): the engine wakes every second even though
         # neither strategy reacts to quotes
@@ -819,6 +842,19 @@ def print_result(r: dict) -> None:
     print(
         f"    target >= 200 k orders/s: {_met(compiled_rate >= 200e3)} compiled,"
         f" {_met(orders_rate >= 200e3)} event-driven with a Python strategy"
+    )
+    timed = r["every_bar_compiled_timed"]
+    lat = timed["latency_ns"]
+    print(
+        f"    compiled, timed run ({timed['orders'] / timed['seconds']:,.0f} orders/s with the"
+        f" counter reads), cycle counter (one read ~{timed['counter_read_ns']:.0f} ns, not subtracted):"
+        f" bar delivered -> order at the venue p50 {lat['bar_to_venue'][0] / 1e3:.2f} us,"
+        f" p99 {lat['bar_to_venue'][1] / 1e3:.2f} us [target p99 <= 20 us:"
+        f" {_met(lat['bar_to_venue'][1] <= 20e3)}]; from the wake-up's start (venues first"
+        f" replay the second of market data before the bar) p50 {lat['wake_to_venue'][0] / 1e3:.2f}"
+        f" us, p99 {lat['wake_to_venue'][1] / 1e3:.2f} us; risk check p50"
+        f" {lat['risk_check'][0]:.0f} ns, p99 {lat['risk_check'][1]:.0f} ns"
+        f" [target <= 100 ns in a compiled loop: {_met(lat['risk_check'][1] <= 100)}]"
     )
     for interval, c in r["market_maker"].items():
         rate = line(f"(c) MarketMaker, quotes every {interval:>3} ms  ", c)

@@ -12,6 +12,11 @@ module runs it as one numba loop over the same parts:
 * the OMS: orders as array rows (state, remaining, filled quantity); the portfolio: position,
   average cost, realised PnL, fees and cash per symbol, with ``Position.apply``'s arithmetic.
 
+Each order carries latencies read from the cycle counter (``shriven.engine.cycles``): to its
+request at the venue from the start of its wake-up (which first moves the venues through the
+market data up to the bar's close) and from the delivery of the bars (the market event the
+strategy reacts to), and the time of its risk check.
+
 Wake-ups follow :class:`TradingEngine` exactly: at each bar close ``t`` every venue moves to
 ``t``, outcomes visible by ``t`` are applied in the engine's merge order (visible time,
 exchange time, order id), then each bar closing by ``t`` marks its symbol and the strategy may
@@ -34,6 +39,7 @@ from numba import njit
 from numba.typed import List
 
 from shriven.engine.bars import BarSeries
+from shriven.engine.cycles import cycles, ns_per_cycle
 from shriven.execution.simulated import SimulatedExchange
 from shriven.model.enums import RiskReason
 from shriven.portfolio.position import _FLAT_TOLERANCE
@@ -57,6 +63,12 @@ ORDER_DTYPE = np.dtype(
         ("reason", np.int8),
         ("quantity", np.float64),
         ("filled", np.float64),
+        # counter ticks to the order's request at the venue from the start of the wake-up
+        # (before the venues move to its time) and from the delivery of the wake-up's bars
+        # (venues at its time, outcomes applied), and around its risk check; -1 when denied
+        ("wake_to_venue", np.int64),
+        ("bar_to_venue", np.int64),
+        ("risk_check", np.int64),
     ],
     align=True,
 )
@@ -99,6 +111,13 @@ class CompiledReplay:
     cash: float
     wakeups: int
     bars: int
+    #: ``orders`` latency columns are counter ticks: this many ns each.
+    ns_per_cycle: float
+
+    def latency_ns(self, column: str) -> np.ndarray:
+        """``wake_to_venue``, ``bar_to_venue`` or ``risk_check`` of the submitted orders, in ns."""
+        sent = self.orders["state"] != _DENIED
+        return self.orders[column][sent].astype(np.float64) * self.ns_per_cycle
 
     @property
     def orders_submitted(self) -> int:
@@ -156,7 +175,7 @@ def _close_working(rsym, racc, rist, remaining, value, orders, o):
 def _replay(
     feeds, evs, sts, accs, pars, fpars, xqs, xbs, lqs, lbs, ois, ofs, rq_is, rq_fs,
     delivered, venue_symbol, wake_ts, bar_start, bar_symbol, bar_close, end_ns,
-    lim, rsym, racc, rpar, rist, ring, acct, quantity,
+    lim, rsym, racc, rpar, rist, ring, acct, quantity, timed,
     pos, avg, real, fees, marks, orders, remaining, value, fills, counts,
 ):  # fmt: skip
     """The replay loop (see the module docstring). ``counts``: orders, fills, wake-ups, bars."""
@@ -166,6 +185,7 @@ def _replay(
         t = wake_ts[w] if w < n_wakes else end_ns
         if w == n_wakes and n_wakes > 0 and end_ns <= wake_ts[n_wakes - 1]:
             break
+        woke = cycles() if timed else 0
         counts[2] += 1
         for v in range(nv):
             st = sts[v]
@@ -242,6 +262,7 @@ def _replay(
                 delivered[v] = 0
         # bars closing by t: mark, then the strategy orders
         if w < n_wakes:
+            bars_ready = cycles() if timed else 0
             for j in range(bar_start[w], bar_start[w + 1]):
                 counts[3] += 1
                 s = bar_symbol[j]
@@ -257,8 +278,12 @@ def _replay(
                 orders[n]["quantity"] = quantity
                 orders[n]["filled"] = 0.0
                 counts[0] = n + 1
+                c0 = cycles() if timed else 0
                 reason = rk.check_order(lim, rsym, racc, rpar, rist, ring, s, side, rk.MARKET,
                                         quantity, np.nan, t, False)  # fmt: skip
+                orders[n]["risk_check"] = cycles() - c0 if timed else 0
+                orders[n]["wake_to_venue"] = -1
+                orders[n]["bar_to_venue"] = -1
                 if reason != rk.R_NONE:
                     orders[n]["state"] = _DENIED
                     orders[n]["reason"] = reason
@@ -279,6 +304,9 @@ def _replay(
                                     side, vk.T_MARKET, 0, quantity, 0)  # fmt: skip
                 if status != vk.STATUS_OK:
                     return _REQUESTS_FULL
+                sent = cycles() if timed else 0
+                orders[n]["wake_to_venue"] = sent - woke
+                orders[n]["bar_to_venue"] = sent - bars_ready
         # equity to the risk manager (RiskEngine.equity_changed)
         equity = acct[_CASH]
         for s in range(pos.shape[0]):
@@ -337,11 +365,14 @@ def replay_every_bar(
     quantity: float,
     start_ns: int,
     end_ns: int,
+    timed: bool = True,
 ) -> CompiledReplay:
     """Replay ``(start_ns, end_ns]``: a market order of ``quantity`` on every bar (see the module).
 
     ``exchange`` (fresh: at ``start_ns``, nothing sent) and ``risk`` (after ``start_day``) are
     the objects the event-driven engine would use; the exchange's venue state moves forward.
+    ``timed=False`` skips the cycle-counter reads (each fenced: ~20 ns) and leaves the latency
+    columns 0, for throughput.
     """
     if not math.isfinite(quantity) or quantity <= 0.0:
         raise ValueError(f"quantity must be a positive number, got {quantity!r}")
@@ -397,7 +428,7 @@ def replay_every_bar(
         typed("_xq"), typed("_xb"), typed("_lq"), typed("_lb"), typed("_oi"), typed("_of"),
         typed("_rq_i"), typed("_rq_f"), delivered, venue_symbol, wake, bar_start, bar_symbol,
         bar_close, int(end_ns), state.lim, state.sym, state.acc, state.par, state.ist, state.ring,
-        acct, float(quantity), pos, avg, real, fees, marks, orders, remaining, value, fills, counts,
+        acct, float(quantity), bool(timed), pos, avg, real, fees, marks, orders, remaining, value, fills, counts,
     )  # fmt: skip
     if status != _OK:
         raise RuntimeError(f"compiled replay stopped with status {status} (a buffer too small)")
@@ -415,4 +446,5 @@ def replay_every_bar(
         cash=float(acct[_CASH]),
         wakeups=int(counts[2]),
         bars=int(counts[3]),
+        ns_per_cycle=ns_per_cycle(),
     )

@@ -126,3 +126,19 @@ def test_bad_arguments_are_refused(runs, lake_dir, tmp_path) -> None:
     with pytest.raises(ValueError, match="before"):
         replay_every_bar(exchange, bars, stack.risk, starting_cash=1.0, quantity=1.0,
                          start_ns=end, end_ns=start)  # fmt: skip
+
+
+def test_each_sent_order_carries_its_latencies(runs) -> None:
+    _, compiled = runs
+    sent = compiled.orders["state"] != 0
+    wake = compiled.latency_ns("wake_to_venue")
+    bar = compiled.latency_ns("bar_to_venue")
+    risk = compiled.latency_ns("risk_check")
+    assert wake.size == bar.size == risk.size == int(sent.sum())
+    assert (risk > 0).all()
+    # the risk check is on the way from the bar to the venue, the bar inside the wake-up
+    assert (bar >= risk).all()
+    assert (wake >= bar).all()
+    assert (compiled.orders["wake_to_venue"][~sent] == -1).all()
+    assert (compiled.orders["bar_to_venue"][~sent] == -1).all()
+    assert 0.01 < compiled.ns_per_cycle < 100.0
