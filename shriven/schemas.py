@@ -422,6 +422,42 @@ SENTIMENT_INDEX = pa.schema(
 )
 
 
+# -- ML features (issue 5) ----------------------------------------------------------------------
+# Mirrors ``models.features.feature_columns(DEFAULT_HORIZONS)`` (1, 5, 15, 60 bars) plus the
+# as-of joined sentiment columns; tests/unit/models/test_feature_store.py holds the two equal.
+
+_FEATURE_DOCS = (
+    ("ret_1", "log return", "ln(close / close 1 bar earlier)"),
+    ("ret_5", "log return", "ln(close / close 5 bars earlier)"),
+    ("ret_15", "log return", "ln(close / close 15 bars earlier)"),
+    ("ret_60", "log return", "ln(close / close 60 bars earlier)"),
+    ("rolling_vol", "log return", "std (ddof 1) of the last 30 one-bar log returns"),
+    ("volume_z", "z-score", "volume against the mean and std of the last 60 bars"),
+    ("ofi_mean", "ratio", "volume-weighted mean order-flow imbalance of the last 30 bars"),
+    ("rsi", "0-100", "100 * up-moves / absolute moves of close over the last 14 bars"),
+    ("vwap_dev", "log return", "ln(close / vwap) of the bar"),
+    ("rank_ret_short", "percentile", "rank of ret_1 among symbols at the same ts, in [0, 1]"),
+    ("rank_ret_long", "percentile", "rank of ret_60 among symbols at the same ts, in [0, 1]"),
+)
+
+FEATURES = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "bar close time: every input of the row is known by then"),
+        _field("symbol", pa.string(), "", "instrument symbol"),
+        _field("interval", pa.string(), "", "bar interval the features are computed over, e.g. 1m"),
+        *(
+            _field(name, pa.float64(), unit, doc + "; null during warm-up", nullable=True)
+            for name, unit, doc in _FEATURE_DOCS
+        ),
+        _field("sentiment", pa.float64(), "ratio", "the symbol's latest sentiment index at or before ts; 0 when none"),
+        _field("sentiment_weight", pa.float64(), "texts", "decayed text count behind sentiment; 0 when none"),
+        _field("market_sentiment", pa.float64(), "ratio", "latest market-wide (symbol '') sentiment index at or before ts; 0 when none"),
+        _field("has_sentiment", pa.bool_(), "", "true when the symbol had a (non-null) sentiment index at or before ts"),
+    ],
+    metadata={"dataset": "features", "sort": "symbol,ts"},
+)
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A lake dataset: its schema and the hive partition keys under ``lake/<name>/``."""
@@ -451,6 +487,7 @@ DATASETS: dict[str, Dataset] = {
     "news": Dataset("news", NEWS, ("date",)),
     "sentiment_scores": Dataset("sentiment_scores", SENTIMENT_SCORES, ("date",)),
     "sentiment_index": Dataset("sentiment_index", SENTIMENT_INDEX, ("date",)),
+    "features": Dataset("features", FEATURES, ("date",)),
     **{f"bars_{i}": Dataset(f"bars_{i}", BARS) for i in BAR_INTERVALS},
 }
 

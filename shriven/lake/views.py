@@ -84,6 +84,7 @@ _DESCRIPTIONS = {
     "news": "headlines and posts, one row per (text, symbol); symbol '' = market-wide",
     "sentiment_scores": "per (text, symbol) class probabilities and score p_positive - p_negative of the sentiment model",
     "sentiment_index": "point-in-time decayed sentiment index per symbol on a time grid",
+    "features": "model features per symbol at each bar close: returns, volatility, volume z-score, order flow, RSI, ranks, sentiment",
 }
 
 

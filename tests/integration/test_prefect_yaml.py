@@ -39,6 +39,9 @@ def test_schedules_match_the_settings(monkeypatch):
         "daily_pipeline.py": schedules.daily_pipeline,
         "options_analytics.py": schedules.options_analytics,
         "execution.py": schedules.execution_paper,
+        "sentiment.py": schedules.sentiment,
+        "ml_inference.py": schedules.ml_inference,
+        "train_model.py": schedules.train_model,
     }
     seen = set()
     for dep in _deployments():
