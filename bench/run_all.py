@@ -13,6 +13,7 @@ import bench_aggregate  # noqa: E402
 import bench_book  # noqa: E402
 import bench_ingest  # noqa: E402
 import bench_matching  # noqa: E402
+import bench_ml  # noqa: E402
 import bench_oms  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_pricing  # noqa: E402
@@ -46,6 +47,8 @@ def main() -> None:
     bench_oms.print_result(bench_oms.run())
     print("\n== trading engine (backtest replay, order latency, signal to fill, memory) ==")
     bench_trading.print_result(bench_trading.run())
+    print("\n== ML features, inference and sentiment ==")
+    bench_ml.print_result(bench_ml.run())
     print("\n== demo pipeline through Prefect ==")
     bench_pipeline.print_result(bench_pipeline.run())
     print(f"\nall benchmarks in {time.perf_counter() - started:.0f} s")

@@ -4,6 +4,12 @@ Loads the tokenizer and the bare transformer with ``transformers`` from a local 
 (no hub), mean-pools the last hidden state over real tokens and L2-normalises: the recipe of
 ``sentence-transformers/all-MiniLM-L6-v2`` (its ``1_Pooling`` config), without importing
 sentence-transformers at run time.
+
+Precision: ``"auto"`` (the default) runs the encoder under bfloat16 autocast on CPUs with native
+bf16 arithmetic (``avx512_bf16`` or ``amx_bf16``), measured 1.5x the float32 throughput here with
+embeddings within cosine 0.99997 of float32; elsewhere float32. The precision is part of the
+encoder's ``identifier``, so a head trained on one precision's embeddings is never silently used
+with the other's.
 """
 
 from __future__ import annotations
@@ -27,6 +33,20 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 256
 DEFAULT_BATCH_SIZE = 64
+PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def native_bf16() -> bool:
+    """Whether this CPU does bfloat16 arithmetic natively (Linux cpuinfo flags)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return "avx512_bf16" in flags or "amx_bf16" in flags
+    except OSError:
+        pass
+    return False
 WEIGHT_FILES: tuple[str, ...] = (
     "model.safetensors",
     "model.safetensors.index.json",
@@ -187,8 +207,15 @@ class MiniLMEncoder:
         *,
         max_length: int = DEFAULT_MAX_LENGTH,
         num_threads: int | None = None,
+        precision: str = "auto",
     ) -> None:
         from transformers import AutoModel
+
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+        if precision == "auto":
+            precision = "bfloat16" if native_bf16() else "float32"
+        self.precision = precision
 
         self.model_dir = Path(model_dir) if model_dir is not None else default_model_dir()
         if max_length < 2:
@@ -208,14 +235,17 @@ class MiniLMEncoder:
         with self.weights_path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
-        return f"{self.model_dir.name}:{self.dim}:{digest.hexdigest()[:16]}"
+        suffix = "" if self.precision == "float32" else f":{self.precision}"
+        return f"{self.model_dir.name}:{self.dim}:{digest.hexdigest()[:16]}{suffix}"
 
-    def encode(self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+    def encode(
+        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *, bucket: bool = True
+    ) -> np.ndarray:
         """Float32 unit vectors, shape (len(texts), dim); truncation is logged, not silent."""
-        return self.encode_with_report(texts, batch_size).vectors
+        return self.encode_with_report(texts, batch_size, bucket=bucket).vectors
 
     def encode_with_report(
-        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE
+        self, texts: Sequence[str], batch_size: int = DEFAULT_BATCH_SIZE, *, bucket: bool = True
     ) -> Encoding:
         """Vectors plus the texts cut at ``max_length`` tokens, for callers that must know."""
         if isinstance(texts, str):
@@ -225,15 +255,30 @@ class MiniLMEncoder:
         texts = list(texts)
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         truncated: list[TruncatedText] = []
-        with torch.inference_mode():
+        # Length-bucketed batches: texts of similar length share a batch, so little of each
+        # batch is padding (the encoder's cost grows with the padded length). Results go back
+        # to the callers' order; vectors do not depend on the batch (masked mean pooling).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i])) if bucket else None
+        bf16 = self.precision == "bfloat16"
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             for start in range(0, len(texts), batch_size):
-                chunk = texts[start : start + batch_size]
+                rows = order[start : start + batch_size] if order is not None else None
+                chunk = (
+                    [texts[i] for i in rows] if rows is not None else texts[start : start + batch_size]
+                )
                 batch, cut = tokenize(self.tokenizer, chunk, self.max_length)
                 truncated.extend(
-                    TruncatedText(t.index + start, t.tokens, t.kept_tokens) for t in cut
-                )
+                    TruncatedText(rows[t.index] if rows is not None else t.index + start,
+                                  t.tokens, t.kept_tokens)
+                    for t in cut
+                )  # fmt: skip
                 hidden = self.model(**batch).last_hidden_state
-                out[start : start + len(chunk)] = _mean_pool(hidden, batch["attention_mask"])
+                pooled = _mean_pool(hidden, batch["attention_mask"])
+                if rows is not None:
+                    out[rows] = pooled
+                else:
+                    out[start : start + len(chunk)] = pooled
+        truncated.sort(key=lambda t: t.index)
         if truncated:
             log.warning(
                 "%d of %d texts truncated to %d tokens (first index %d)",

@@ -24,7 +24,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def encoder() -> MiniLMEncoder:
-    return MiniLMEncoder()
+    return MiniLMEncoder(precision="float32")  # the exactness tests compare to float32 references
 
 
 def test_shape_dtype_and_unit_norm(encoder: MiniLMEncoder) -> None:
@@ -41,6 +41,27 @@ def test_deterministic_and_batch_invariant(encoder: MiniLMEncoder) -> None:
     again = encoder.encode(TEXTS, batch_size=32)
     np.testing.assert_array_equal(thirty_two, again)
     np.testing.assert_allclose(one, thirty_two, atol=1e-5)
+
+
+def test_length_buckets_keep_the_callers_order(encoder: MiniLMEncoder) -> None:
+    texts = [t * (1 + i % 4) for i, t in enumerate(TEXTS)]  # mixed lengths, shuffled by length
+    bucketed = encoder.encode_with_report(texts, batch_size=4)
+    plain = encoder.encode_with_report(texts, batch_size=4, bucket=False)
+    np.testing.assert_allclose(bucketed.vectors, plain.vectors, atol=1e-5)
+    single = np.stack([encoder.encode([t], batch_size=1)[0] for t in texts[:5]])
+    np.testing.assert_allclose(bucketed.vectors[:5], single, atol=1e-5)
+
+
+def test_bfloat16_stays_next_to_float32_and_has_its_own_identifier(
+    encoder: MiniLMEncoder,
+) -> None:
+    half = MiniLMEncoder(precision="bfloat16")
+    cosine = (half.encode(TEXTS) * encoder.encode(TEXTS)).sum(axis=1)
+    assert cosine.min() > 0.9995
+    assert half.identifier == encoder.identifier + ":bfloat16"
+    assert MiniLMEncoder(precision="auto").precision in ("float32", "bfloat16")
+    with pytest.raises(ValueError, match="precision"):
+        MiniLMEncoder(precision="float16")
 
 
 def test_matches_sentence_transformers(encoder: MiniLMEncoder) -> None:
