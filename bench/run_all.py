@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,7 +14,6 @@ import bench_aggregate  # noqa: E402
 import bench_book  # noqa: E402
 import bench_ingest  # noqa: E402
 import bench_matching  # noqa: E402
-import bench_ml  # noqa: E402
 import bench_oms  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_pricing  # noqa: E402
@@ -47,8 +47,10 @@ def main() -> None:
     bench_oms.print_result(bench_oms.run())
     print("\n== trading engine (backtest replay, order latency, signal to fill, memory) ==")
     bench_trading.print_result(bench_trading.run())
-    print("\n== ML features, inference and sentiment ==")
-    bench_ml.print_result(bench_ml.run())
+    print("\n== ML features, inference and sentiment ==", flush=True)
+    # Its own process: torch's OpenMP gemms slowed down >5x in a process whose numba kernels had
+    # already started their OpenMP threads (measured here; torch then waits in libgomp).
+    subprocess.run([sys.executable, str(Path(__file__).with_name("bench_ml.py"))], check=True)
     print("\n== demo pipeline through Prefect ==")
     bench_pipeline.print_result(bench_pipeline.run())
     print(f"\nall benchmarks in {time.perf_counter() - started:.0f} s")
