@@ -70,10 +70,18 @@ serve: install
 	@echo "Prefect UI: http://127.0.0.1:$(PREFECT_PORT)  (deployments: live, backfill, incremental, daily; worker log: $(RUN_DIR)/prefect-worker.log)"
 	@echo "stop with: make stop"
 
-# The worker goes first: a worker whose server vanished retries noisily.
+# The worker goes first: a worker whose server vanished retries forever. A process still there
+# 10 s after SIGTERM gets SIGKILL (a test's worker was found alive after the old stop).
 stop:
 	@for p in prefect-worker prefect-server; do \
-	  if [ -f $(RUN_DIR)/$$p.pid ]; then kill $$(cat $(RUN_DIR)/$$p.pid) 2>/dev/null && echo "stopped $$p"; rm -f $(RUN_DIR)/$$p.pid; sleep 1; fi; \
+	  if [ -f $(RUN_DIR)/$$p.pid ]; then \
+	    pid=$$(cat $(RUN_DIR)/$$p.pid); \
+	    if kill $$pid 2>/dev/null; then \
+	      for i in $$(seq 1 20); do kill -0 $$pid 2>/dev/null || break; sleep 0.5; done; \
+	      if kill -0 $$pid 2>/dev/null; then kill -9 $$pid 2>/dev/null; echo "killed $$p"; else echo "stopped $$p"; fi; \
+	    fi; \
+	    rm -f $(RUN_DIR)/$$p.pid; \
+	  fi; \
 	done
 
 dashboard: install

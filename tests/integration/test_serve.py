@@ -22,6 +22,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _prefect(env: dict[str, str], *args: str, timeout: int = 120) -> str:
     out = subprocess.run(
         [str(ROOT / ".venv/bin/prefect"), *args], env=env, capture_output=True, text=True, timeout=timeout
@@ -62,5 +70,11 @@ def test_make_serve_deploys_everything_and_a_triggered_run_completes(tmp_path):
         lake = tmp_path / "data" / "lake" / "trades" / "date=2026-01-05"
         assert sorted(p.name for p in lake.iterdir()) == ["symbol=ACME", "symbol=BOLT", "symbol=CRUX"]
     finally:
+        run_dir = tmp_path / "data" / "run"
+        pids = [int(p.read_text()) for p in run_dir.glob("*.pid")]
         subprocess.run(["make", "-s", "stop"], cwd=ROOT, env=env, timeout=60)
         time.sleep(1)
+    # nothing outlives `make stop` (a worker once did, retrying its vanished server)
+    assert len(pids) == 2
+    alive = [pid for pid in pids if _alive(pid)]
+    assert alive == []
