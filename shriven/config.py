@@ -185,6 +185,7 @@ class ScheduleConfig(_Config):
     sentiment: str = "*/15 * * * *"
     ml_inference: str = "*/5 * * * *"
     train_model: str = "0 2 * * 6"
+    rebalance: str = "15 13 * * 1-5"
 
 
 class Settings(_Config):
