@@ -24,8 +24,8 @@ order; equity goes to the risk manager last. A test holds fills, denials and pos
 to the event-driven engine's on the same data.
 
 The strategy is the order-every-bar benchmark: buy ``quantity`` when flat or short, sell it
-when long (``EveryBar`` in ``bench/bench_trading.py``). Supported venues: latency above zero
-or ``settle_in_wake`` off (a zero-latency venue settling inside the wake-up is not modelled).
+when long (``EveryBar`` in ``bench/bench_trading.py``). Venues need a latency above zero (a
+zero-latency venue settles inside the wake-up, which this loop does not model).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from shriven.engine.bars import BarSeries
 from shriven.engine.cycles import cycles, ns_per_cycle
 from shriven.execution.simulated import SimulatedExchange
 from shriven.model.enums import RiskReason
-from shriven.portfolio.position import _FLAT_TOLERANCE
+from shriven.portfolio.position import FLAT_TOLERANCE
 from shriven.risk import _kernels as rk
 from shriven.risk.engine import RiskEngine
 from shriven.venue import _kernels as vk
@@ -136,7 +136,7 @@ def _apply_fill(pos, avg, real, fees, acct, s, signed, price, fee):
     """``Position.apply`` and the portfolio's cash, for symbol ``s``."""
     old = pos[s]
     new = old + signed
-    if abs(new) <= _FLAT_TOLERANCE * max(abs(old), abs(signed)):
+    if abs(new) <= FLAT_TOLERANCE * max(abs(old), abs(signed)):
         new = 0.0
     if old == 0.0:
         avg[s] = price
@@ -380,34 +380,28 @@ def replay_every_bar(
         raise ValueError(f"end_ns {end_ns} is before start_ns {start_ns}")
     venues = [exchange.venues[sym] for sym in exchange.venues]
     for v in venues:
-        if int(v._par[vk.P_ORDER_LAT]) + int(v._par[vk.P_RESP_LAT]) <= 0:
+        if v.round_trip_latency_ns <= 0:
             raise ValueError("a zero-latency venue settles inside the wake-up: not modelled here")
-        if int(v._st[vk.S_RQ_TAIL]) != int(v._st[vk.S_RQ_HEAD]) or int(v._st[vk.S_N_ORDERS]):
+        if not v.is_idle:
             raise ValueError("the exchange must be fresh: requests in flight or orders resting")
     state = risk.kernel_state()
     index = {sym: i for i, sym in enumerate(state.symbols)}
     symbols = [s for s in bars if s in index and s in exchange.venues]
     wake, bar_start, bar_symbol, bar_close = _wake_schedule(bars, symbols, index, start_ns, end_ns)
     venue_symbol = np.array([index.get(sym, -1) for sym in exchange.venues], np.int64)
+    for v in venues:  # the kernel cannot grow buffers: room for every order and its outcomes
+        v.reserve(
+            events=4 * max(1, len(bar_symbol)) + 1024, requests=2 * max(1, len(bar_symbol)) + 16
+        )
+    arrays = [v.kernel_arrays() for v in venues]
 
-    def typed(name: str) -> List:
+    def typed(position: int) -> List:
         out = List()
-        for v in venues:
-            out.append(getattr(v, name))
+        for a in arrays:
+            out.append(a[position])
         return out
 
-    for v in venues:  # room for a wake-up's outcomes: the kernel does not grow buffers
-        need = 4 * max(1, len(bar_symbol)) + 1024
-        if v._ev.size < need:
-            grown = np.zeros(need, vk.EVENT_DTYPE)
-            n = int(v._st[vk.S_N_EVENTS])
-            grown[:n] = v._ev[:n]
-            v._ev = grown
-        need_rq = 2 * max(1, len(bar_symbol)) + 16
-        if v._rq_i.shape[0] < need_rq:
-            v._rq_i = np.zeros((need_rq, vk.N_RQ), np.int64)
-            v._rq_f = np.zeros(need_rq)
-    delivered = np.array([v._delivered for v in venues], np.int64)
+    delivered = np.array([v.delivered for v in venues], np.int64)
     n_sym = len(state.symbols)
     limits = risk.config.limits
     equity0 = float(starting_cash)
@@ -424,16 +418,14 @@ def replay_every_bar(
     fills = np.zeros(4 * n_orders + 16, FILL_DTYPE)
     counts = np.zeros(4, np.int64)
     status = _replay(
-        typed("_rows"), typed("_ev"), typed("_st"), typed("_acc"), typed("_par"), typed("_fpar"),
-        typed("_xq"), typed("_xb"), typed("_lq"), typed("_lb"), typed("_oi"), typed("_of"),
-        typed("_rq_i"), typed("_rq_f"), delivered, venue_symbol, wake, bar_start, bar_symbol,
+        *(typed(i) for i in range(14)), delivered, venue_symbol, wake, bar_start, bar_symbol,
         bar_close, int(end_ns), state.lim, state.sym, state.acc, state.par, state.ist, state.ring,
         acct, float(quantity), bool(timed), pos, avg, real, fees, marks, orders, remaining, value, fills, counts,
     )  # fmt: skip
     if status != _OK:
         raise RuntimeError(f"compiled replay stopped with status {status} (a buffer too small)")
     for v, d in zip(venues, delivered, strict=True):
-        v._delivered = int(d)
+        v.delivered = int(d)
     names = state.symbols
     return CompiledReplay(
         symbols=names,

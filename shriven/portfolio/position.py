@@ -15,7 +15,7 @@ __all__ = ["Position"]
 #: A position within this fraction of the larger of (old position, fill) is zero: base-unit
 #: quantities such as 0.1 + 0.2 - 0.3 leave ~1e-17 residues that would otherwise keep a
 #: "flat" position open at a stale average cost.
-_FLAT_TOLERANCE = 1e-9
+FLAT_TOLERANCE = 1e-9
 
 
 class Position:
@@ -74,7 +74,7 @@ class Position:
         """Book one fill (already validated by the portfolio)."""
         old = self.quantity
         new = old + signed_quantity
-        if abs(new) <= _FLAT_TOLERANCE * max(abs(old), abs(signed_quantity)):
+        if abs(new) <= FLAT_TOLERANCE * max(abs(old), abs(signed_quantity)):
             new = 0.0
         if old == 0.0:
             self.avg_cost = price

@@ -345,6 +345,45 @@ class SimulatedVenue:
         return (self._rows, self._ev, self._st, self._acc, self._par, self._fpar, self._xq,
                 self._xb, self._lq, self._lb, self._oi, self._of, self._rq_i, self._rq_f)  # fmt: skip
 
+    # -- for compiled loops that drive the kernels themselves (``shriven.engine.compiled``) --------
+
+    def kernel_arrays(self) -> tuple:
+        """The state arrays in the order ``_kernels.advance`` takes them (feed first): live views."""
+        return self._args()
+
+    def reserve(self, events: int, requests: int) -> None:
+        """Room for ``events`` more outcomes and ``requests`` in flight: a compiled loop cannot grow them."""
+        n = int(self._st[k.S_N_EVENTS])
+        if self._ev.size - n < events:
+            grown = np.zeros(n + events, EVENT_DTYPE)
+            grown[:n] = self._ev[:n]
+            self._ev = grown
+        tail = int(self._st[k.S_RQ_TAIL])
+        while self._rq_i.shape[0] - tail < requests:
+            self._grow_requests()
+
+    @property
+    def delivered(self) -> int:
+        """Outcomes already handed out; ``events()`` returns those after it."""
+        return self._delivered
+
+    @delivered.setter
+    def delivered(self, count: int) -> None:
+        if not 0 <= count <= int(self._st[k.S_N_EVENTS]):
+            raise ValueError(f"delivered must be in 0..{int(self._st[k.S_N_EVENTS])}, got {count}")
+        self._delivered = int(count)
+
+    @property
+    def round_trip_latency_ns(self) -> int:
+        """Order latency plus response latency (0: outcomes come back in the same instant)."""
+        return int(self._par[k.P_ORDER_LAT]) + int(self._par[k.P_RESP_LAT])
+
+    @property
+    def is_idle(self) -> bool:
+        """Nothing in flight and nothing resting: a fresh venue, or one whose orders are all done."""
+        st = self._st
+        return int(st[k.S_RQ_TAIL]) == int(st[k.S_RQ_HEAD]) and int(st[k.S_N_ORDERS]) == 0
+
     def _make_room(self) -> None:
         n = int(self._st[k.S_N_EVENTS])
         if self._delivered > n // 2:

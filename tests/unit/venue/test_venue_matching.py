@@ -444,3 +444,24 @@ def test_modify_through_the_touch_trades_at_once():
     assert events[-1].liquidity is Liquidity.TAKER
     assert events[-1].price == 100.01
     assert v.open_orders == 0
+
+
+def test_the_compiled_loop_api_reserves_room_and_tracks_delivery():
+    v = make_venue(BASE_BOOK, [], order_latency_ns=5)
+    assert v.is_idle
+    assert v.round_trip_latency_ns >= 5
+    v.reserve(events=10_000, requests=1_000)
+    feed, ev, st, *_, rq_i, rq_f = v.kernel_arrays()
+    assert ev.size >= 10_000
+    assert rq_i.shape[0] >= 1_000
+    assert rq_f.shape[0] == rq_i.shape[0]
+    assert feed is v.feed.rows
+    v.advance_to(10)
+    v.submit(1, Side.BUY, 100, 100.00)
+    assert not v.is_idle  # a request in flight
+    v.advance_to(100)
+    assert v.delivered == 0
+    pending = len(v.events())  # hands them out: delivered moves to the end, then resets
+    assert pending >= 1
+    with pytest.raises(ValueError, match="delivered"):
+        v.delivered = 1
