@@ -118,6 +118,24 @@ def fexp(x):
     return p * _i2f((k1 + 1023) << 52) * _i2f((k2 + 1023) << 52)
 
 
+@njit(cache=True, inline="always")
+def fexp_in_range(x):
+    """exp(x) for finite |x| <= 700 only: ``fexp`` without its clamps, NaN guard and subnormal
+    scaling (some 10% of the greeks kernel). Outside the range the result is garbage, so callers
+    use it only where out-of-range elements are recomputed elsewhere (the discount factors of
+    pass 1, whose ``|r T| < 500`` is checked)."""
+    kf = (x * _LOG2E + _ROUND) - _ROUND
+    r = (x - kf * _LN2_HI) - kf * _LN2_LO
+    r2 = r * r
+    r4 = r2 * r2
+    p_hi = ((_E13 * r + _E12) * r2 + (_E11 * r + _E10)) * r4 + (
+        (_E9 * r + _E8) * r2 + (_E7 * r + _E6)
+    )
+    p_lo = ((_E5 * r + _E4) * r2 + (_E3 * r + _E2)) * r2
+    p = 1.0 + (r + (p_lo + p_hi * (r4 * r2)))
+    return p * _i2f((int(kf) + 1023) << 52)
+
+
 _LG1 = 6.666666666666735130e-01
 _LG2 = 3.999999999940941908e-01
 _LG3 = 2.857142874366239149e-01

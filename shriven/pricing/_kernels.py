@@ -28,7 +28,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from shriven.pricing._fastmath import fexp, flog, fma
+from shriven.pricing._fastmath import fexp, fexp_in_range, flog, fma
 
 #: Reason code: the element was priced / solved (mirrors ``reasons.Reason``).
 R_OK = 0
@@ -368,8 +368,9 @@ def _bs_core(s, k, t, r, q, v, w, forward_model):
     branch is a select, and the divisions (the costliest vector instruction here) are kept to
     a minimum by choosing between fractions before dividing.
     """
-    df = fexp(-r * t)
-    dq = fexp(-q * t)
+    # |r T|, |q T| < 500 wherever pass 1 is final (``_in_safe_range``): the unchecked exp
+    df = fexp_in_range(-r * t)
+    dq = fexp_in_range(-q * t)
     fwd = s if forward_model else s * dq / df
     sqt = math.sqrt(t)
     sd = v * sqt

@@ -9,7 +9,7 @@ import mpmath as mp
 import numpy as np
 from numba import njit
 
-from shriven.pricing._fastmath import fexp, flog, fma
+from shriven.pricing._fastmath import fexp, fexp_in_range, flog, fma
 
 mp.mp.dps = 40
 
@@ -19,6 +19,14 @@ def _exp_all(a):
     out = np.empty_like(a)
     for i in range(a.size):
         out[i] = fexp(a[i])
+    return out
+
+
+@njit(cache=False)
+def _exp_in_range_all(a):
+    out = np.empty_like(a)
+    for i in range(a.size):
+        out[i] = fexp_in_range(a[i])
     return out
 
 
@@ -52,6 +60,18 @@ def test_exp_is_within_one_ulp_including_subnormal_results() -> None:
             assert abs(gi - ref) <= 5e-324, xi
         else:
             assert abs(gi - ref) <= math.ulp(ref), xi
+
+
+def test_exp_in_range_equals_exp_on_its_range() -> None:
+    rng = np.random.default_rng(4)
+    x = np.concatenate(
+        [rng.uniform(-700.0, 700.0, 4000), rng.uniform(-1.0, 1.0, 2000), [0.0, -700.0, 700.0]]
+    )
+    got = _exp_in_range_all(x)
+    np.testing.assert_array_equal(got, _exp_all(x))  # the same arithmetic, bit for bit
+    for xi, gi in zip(x[:500], got[:500], strict=True):
+        ref = float(mp.exp(mp.mpf(float(xi))))
+        assert abs(gi - ref) <= math.ulp(ref), xi
 
 
 def test_exp_special_values() -> None:
