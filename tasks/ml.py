@@ -49,7 +49,8 @@ def dask_task_runner(workers: int, address: str | None = None) -> Any:
             "n_workers": int(workers),
             "threads_per_worker": 1,
             "processes": True,
-            "dashboard_address": ":0",
+            "host": "127.0.0.1",  # loopback only: the scheduler and dashboard are not for the network
+            "dashboard_address": "127.0.0.1:0",
         }
     )
 
