@@ -186,6 +186,7 @@ class ScheduleConfig(_Config):
     ml_inference: str = "*/5 * * * *"
     train_model: str = "0 2 * * 6"
     rebalance: str = "15 13 * * 1-5"
+    reporting: str = "45 0 * * *"
 
 
 class Settings(_Config):
