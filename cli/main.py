@@ -277,6 +277,8 @@ def _demo(settings: Settings) -> int:
         f"return {trading['return_pct']}%, fees {trading['fees']} (negative: rebates earned)"
     )
     print(f"  .venv/bin/shriven sql \"SELECT * FROM pnl WHERE account = '{trading['account']}' ORDER BY ts\"")
+    if trading.get("tearsheet"):
+        print(f"  tearsheet: {trading['tearsheet']}")
     print("\nexample query (.venv/bin/shriven sql, or Python: duckdb.connect('data/warehouse.duckdb')):\n")
     print(EXAMPLE_QUERY + ";\n")
     print(con.sql(EXAMPLE_QUERY))

@@ -42,6 +42,7 @@ def test_schedules_match_the_settings(monkeypatch):
         "sentiment.py": schedules.sentiment,
         "ml_inference.py": schedules.ml_inference,
         "train_model.py": schedules.train_model,
+        "reporting.py": schedules.reporting,
         "rebalance.py": schedules.rebalance,
     }
     seen = set()
