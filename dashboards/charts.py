@@ -81,3 +81,86 @@ def compact_number(value: float) -> str:
         if abs(value) >= divisor:
             return f"{value / divisor:,.1f}{suffix}"
     return f"{value:,.0f}"
+
+
+def _utc_naive(column: pl.Series):
+    return column.dt.replace_time_zone(None).to_numpy()
+
+
+def equity_figure(pnl: pl.DataFrame, title: str = "") -> go.Figure:
+    """Equity (and cash) over time from the ``pnl`` samples of one account, in UTC."""
+    ts = _utc_naive(pnl.get_column("ts"))
+    figure = go.Figure()
+    figure.add_trace(
+        go.Scatter(x=ts, y=pnl.get_column("equity").to_numpy(), name="equity", mode="lines")
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=ts,
+            y=pnl.get_column("cash").to_numpy(),
+            name="cash",
+            mode="lines",
+            line={"dash": "dot", "width": 1},
+            visible="legendonly",
+        )
+    )
+    figure.update_layout(
+        title=title or None,
+        height=320,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        hovermode="x unified",
+        xaxis_title="time (UTC)",
+        yaxis_title="quote currency",
+    )
+    return figure
+
+
+def exposure_figure(exposure: pl.DataFrame) -> go.Figure:
+    """Gross and net exposure per symbol (from ``data.exposure_by_symbol``), side by side."""
+    symbols = exposure.get_column("symbol").to_list()
+    net = exposure.get_column("net").to_numpy()
+    figure = go.Figure()
+    figure.add_trace(
+        go.Bar(x=symbols, y=exposure.get_column("gross").to_numpy(), name="gross", marker_color="#7e57c2")
+    )
+    figure.add_trace(
+        go.Bar(
+            x=symbols,
+            y=net,
+            name="net",
+            marker_color=[UP_COLOR if value >= 0 else DOWN_COLOR for value in net],
+        )
+    )
+    figure.update_layout(
+        barmode="group",
+        height=320,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        yaxis_title="market value",
+    )
+    return figure
+
+
+def weights_figure(weights: pl.DataFrame) -> go.Figure:
+    """Weight of equity against target weight per symbol (from ``data.weights_against_targets``)."""
+    symbols = weights.get_column("symbol").to_list()
+    figure = go.Figure()
+    figure.add_trace(go.Bar(x=symbols, y=weights.get_column("weight").to_numpy(), name="weight"))
+    figure.add_trace(
+        go.Bar(
+            x=symbols,
+            y=weights.get_column("target_weight").to_numpy(),
+            name="target",
+            marker_color=VWAP_COLOR,
+        )
+    )
+    figure.update_layout(
+        barmode="group",
+        height=320,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        yaxis_title="fraction of equity",
+        yaxis_tickformat=".1%",
+    )
+    return figure

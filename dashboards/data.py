@@ -13,12 +13,18 @@ Two layers:
 - ``load_*`` loaders wrap them with ``st.cache_data`` and are what pages call. Nothing here opens
   a connection at import time.
 
+Beside the queries: pure computations over their frames (``account_metrics``, ``limit_usage``,
+``weights_against_targets``, …), and the two sources outside the lake, the kill-switch file and
+the Prefect API (``flow_runs``: async client, bounded by a timeout; its loader caches failures
+too, so an unreachable server costs one attempt per ``FLOW_RUNS_TTL_S``).
+
 Timestamps come back as ``Datetime("ns", "UTC")``; ``date`` is the UTC date of the partition.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +36,7 @@ import numpy as np
 import polars as pl
 import streamlit as st
 
+from shriven.engine.killswitch import KillSwitch, KillSwitchState
 from shriven.lake.warehouse import memory_connection
 from shriven.schemas import BAR_INTERVALS
 
@@ -260,3 +267,505 @@ def load_previous_close(lake_root: str, symbol: str, day: date) -> float | None:
 def load_universe_summary(lake_root: str, as_of: date | None = None) -> pl.DataFrame:
     """Latest daily summary of every symbol up to ``as_of`` (cached)."""
     return universe_summary(lake_reader(lake_root), as_of)
+
+
+# ------------------------------------------------------------------------------ trading path
+#: Order states after which an order no longer works (the orders view keeps each order's latest).
+TERMINAL_ORDER_STATES: tuple[str, ...] = ("filled", "canceled", "expired", "denied", "rejected")
+#: Risk-event kinds that are not order denials: limit breaches, trading-state changes, kill switch.
+BREACH_KINDS: tuple[str, ...] = ("breach", "state_change", "kill_switch")
+_TRADING_VIEWS = ("orders", "fills", "positions", "pnl", "risk_events")
+
+
+@dataclass(frozen=True)
+class AccountMetrics:
+    """Headline numbers of one account from its equity curve (the ``pnl`` view)."""
+
+    #: Time of the latest sample and its UTC date ("today" of the account).
+    as_of: Any
+    day: date
+    equity: float
+    cash: float
+    #: Equity now minus the equity at the end of the previous date with samples (or the day's
+    #: first sample on the account's first date).
+    day_pnl: float
+    #: Equity now minus the first sample's equity.
+    total_pnl: float
+    realized_pnl: float
+    unrealized_pnl: float
+    fees: float
+    gross_exposure: float
+    net_exposure: float
+    #: Largest fall from peak equity, as a fraction of the peak (0 … 1).
+    max_drawdown: float
+
+
+@dataclass(frozen=True)
+class BlotterOptions:
+    """What the blotter filters can offer for one account."""
+
+    symbols: list[str]
+    states: list[str]
+    first: date | None
+    last: date | None
+
+
+def trading_accounts(reader: LakeReader) -> list[str]:
+    """Accounts with any orders, fills, positions, PnL or risk events, sorted."""
+    union = " UNION ".join(f"SELECT DISTINCT account FROM {v}" for v in _TRADING_VIEWS)
+    result = reader.query(f"SELECT account FROM ({union}) WHERE account IS NOT NULL ORDER BY account")
+    return result.get_column("account").to_list()
+
+
+def pnl_samples(reader: LakeReader, account: str) -> pl.DataFrame:
+    """The equity curve of one account in time order (the PNL schema plus ``date``)."""
+    return reader.query(
+        "SELECT ts, date, cash, equity, gross_exposure, net_exposure, realized_pnl, "
+        "unrealized_pnl, fees FROM pnl WHERE account = ? ORDER BY ts",
+        [account],
+    )
+
+
+def account_metrics(pnl: pl.DataFrame) -> AccountMetrics | None:
+    """Headline numbers from an equity curve (:func:`pnl_samples`), or None when it is empty."""
+    if pnl.is_empty():
+        return None
+    pnl = pnl.sort("ts")
+    last = pnl.row(-1, named=True)
+    day = last["date"]
+    before = pnl.filter(pl.col("date") < day)
+    reference = (
+        float(before.get_column("equity")[-1])
+        if not before.is_empty()
+        else float(pnl.filter(pl.col("date") == day).get_column("equity")[0])
+    )
+    equity = pnl.get_column("equity").to_numpy()
+    peaks = np.maximum.accumulate(equity)
+    drawdowns = np.where(peaks > 0, 1.0 - equity / np.where(peaks > 0, peaks, 1.0), 0.0)
+    return AccountMetrics(
+        as_of=last["ts"],
+        day=day,
+        equity=float(last["equity"]),
+        cash=float(last["cash"]),
+        day_pnl=float(last["equity"]) - reference,
+        total_pnl=float(last["equity"]) - float(equity[0]),
+        realized_pnl=float(last["realized_pnl"]),
+        unrealized_pnl=float(last["unrealized_pnl"]),
+        fees=float(last["fees"]),
+        gross_exposure=float(last["gross_exposure"]),
+        net_exposure=float(last["net_exposure"]),
+        max_drawdown=float(drawdowns.max()),
+    )
+
+
+def latest_positions(reader: LakeReader, account: str) -> pl.DataFrame:
+    """The latest position snapshot of each symbol of one account, by symbol.
+
+    Columns: the POSITIONS schema plus ``date``; flat symbols are kept (quantity 0).
+    """
+    return reader.query(
+        "SELECT ts, date, symbol, quantity, avg_cost, mark_price, market_value, realized_pnl, "
+        "unrealized_pnl, fees FROM positions WHERE account = ? "
+        "QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY ts DESC) = 1 ORDER BY symbol",
+        [account],
+    )
+
+
+def daily_fill_stats(reader: LakeReader, account: str) -> pl.DataFrame:
+    """Per UTC date, the fills of one account: fills, orders, quantity, notional, fees, maker share.
+
+    Columns: date, fills, orders, quantity, notional, fees, maker_share; by date.
+    """
+    return reader.query(
+        "SELECT date, count(*) AS fills, count(DISTINCT client_order_id) AS orders, "
+        "sum(quantity) AS quantity, sum(price * quantity) AS notional, sum(fee) AS fees, "
+        "avg(CASE liquidity WHEN 'maker' THEN 1.0 ELSE 0.0 END) AS maker_share "
+        "FROM fills WHERE account = ? GROUP BY date ORDER BY date",
+        [account],
+    )
+
+
+def latest_targets(reader: LakeReader) -> pl.DataFrame:
+    """The latest target of each symbol in the signal log (highest offset), by symbol.
+
+    Columns: symbol, kind ("position" or "weight"), target, ts, source, offset.
+    """
+    return reader.query(
+        'SELECT symbol, kind, target, ts, source, "offset" FROM signals '
+        "WHERE kind IN ('position', 'weight') "
+        'QUALIFY row_number() OVER (PARTITION BY symbol ORDER BY "offset" DESC) = 1 '
+        "ORDER BY symbol"
+    )
+
+
+def order_state_counts(reader: LakeReader, account: str) -> pl.DataFrame:
+    """Orders of one account per latest state (columns state, orders), most first."""
+    return reader.query(
+        "SELECT state, count(*) AS orders FROM orders WHERE account = ? "
+        "GROUP BY state ORDER BY orders DESC, state",
+        [account],
+    )
+
+
+def risk_events(reader: LakeReader, account: str) -> pl.DataFrame:
+    """Every risk event of one account, newest first (the RISK_EVENTS schema plus ``date``)."""
+    return reader.query(
+        "SELECT ts, date, kind, reason, symbol, client_order_id, trading_state, detail "
+        "FROM risk_events WHERE account = ? ORDER BY ts DESC",
+        [account],
+    )
+
+
+def blotter_options(reader: LakeReader, account: str) -> BlotterOptions:
+    """Symbols, order states and the date range of one account's orders and fills."""
+    result = reader.query(
+        "SELECT symbol, state, date FROM orders WHERE account = ? "
+        "UNION ALL SELECT symbol, NULL, date FROM fills WHERE account = ?",
+        [account, account],
+    )
+    if result.is_empty():
+        return BlotterOptions([], [], None, None)
+    dates = result.get_column("date")
+    return BlotterOptions(
+        symbols=sorted(result.get_column("symbol").unique().to_list()),
+        states=sorted(result.get_column("state").drop_nulls().unique().to_list()),
+        first=dates.min(),
+        last=dates.max(),
+    )
+
+
+def _blotter_where(
+    account: str, symbols: Sequence[str], start: date, end: date
+) -> tuple[str, list[Any]]:
+    where = "account = ? AND date BETWEEN ? AND ?"
+    params: list[Any] = [account, start, end]
+    if symbols:
+        where += f" AND symbol IN ({', '.join('?' * len(symbols))})"
+        params += list(symbols)
+    return where, params
+
+
+def blotter_orders(
+    reader: LakeReader,
+    account: str,
+    symbols: Sequence[str],
+    states: Sequence[str],
+    start: date,
+    end: date,
+) -> pl.DataFrame:
+    """Orders of one account created on UTC dates ``start`` … ``end``, newest first.
+
+    Empty ``symbols`` or ``states`` mean all. Columns: the ORDERS schema plus ``date``.
+    """
+    where, params = _blotter_where(account, symbols, start, end)
+    if states:
+        where += f" AND state IN ({', '.join('?' * len(states))})"
+        params += list(states)
+    return reader.query(
+        "SELECT ts, updated_ts, client_order_id, strategy_id, symbol, side, order_type, price, "
+        "quantity, filled_quantity, avg_fill_price, fees, state, reason, venue, signal_offset, "
+        f"date FROM orders WHERE {where} ORDER BY ts DESC, client_order_id",
+        params,
+    )
+
+
+def blotter_fills(
+    reader: LakeReader, account: str, symbols: Sequence[str], start: date, end: date
+) -> pl.DataFrame:
+    """Fills of one account on UTC dates ``start`` … ``end``, newest first (empty symbols: all)."""
+    where, params = _blotter_where(account, symbols, start, end)
+    return reader.query(
+        "SELECT ts, client_order_id, strategy_id, symbol, side, price, quantity, "
+        "price * quantity AS notional, fee, liquidity, venue, trade_id, date "
+        f"FROM fills WHERE {where} ORDER BY ts DESC, client_order_id, trade_id",
+        params,
+    )
+
+
+# ------------------------------------------------------------------------------ computations
+def exposure_by_symbol(positions: pl.DataFrame) -> pl.DataFrame:
+    """Gross (|market value|) and net (market value) exposure per symbol with a position.
+
+    Columns: symbol, gross, net; largest gross first.
+    """
+    return (
+        positions.filter(pl.col("quantity") != 0)
+        .select(
+            "symbol",
+            pl.col("market_value").abs().alias("gross"),
+            pl.col("market_value").alias("net"),
+        )
+        .sort(["gross", "symbol"], descending=[True, False])
+    )
+
+
+def weights_against_targets(
+    positions: pl.DataFrame, targets: pl.DataFrame, equity: float
+) -> pl.DataFrame:
+    """Each symbol's weight of equity next to its latest target, as weights and quantities.
+
+    A position target becomes a weight at the symbol's mark; a weight target a quantity at the
+    same mark (null without a mark). Columns: symbol, quantity, weight, target_kind,
+    target_quantity, target_weight, weight_gap (weight - target_weight); symbols of either side.
+    """
+    held = positions.select(
+        "symbol",
+        "quantity",
+        "mark_price",
+        (pl.col("market_value") / equity if equity else pl.lit(None, pl.Float64)).alias("weight"),
+    )
+    wanted = targets.select("symbol", pl.col("kind").alias("target_kind"), "target")
+    joined = held.join(wanted, on="symbol", how="full", coalesce=True)
+    mark = pl.col("mark_price")
+    is_weight = pl.col("target_kind") == "weight"
+    return (
+        joined.with_columns(
+            pl.col("quantity").fill_null(0.0),
+            pl.col("weight").fill_null(0.0),
+            pl.when(is_weight)
+            .then(pl.col("target") * equity / mark)
+            .otherwise(pl.col("target"))
+            .alias("target_quantity"),
+            pl.when(is_weight)
+            .then(pl.col("target"))
+            .otherwise(pl.col("target") * mark / equity if equity else None)
+            .alias("target_weight"),
+        )
+        .with_columns((pl.col("weight") - pl.col("target_weight")).alias("weight_gap"))
+        .select(
+            "symbol", "quantity", "weight", "target_kind", "target_quantity", "target_weight",
+            "weight_gap",
+        )
+        .sort("symbol")
+    )
+
+
+def limit_usage(
+    positions: pl.DataFrame,
+    metrics: AccountMetrics | None,
+    open_orders: int,
+    trading: Any,
+) -> pl.DataFrame:
+    """Current values against the risk limits of ``trading`` (``settings.trading``).
+
+    One row per limit: limit, value, limit_value (null: no limit), usage (value / limit, null
+    without a limit). Positions are checked per symbol against ``max_position_notional``.
+    """
+    risk = trading.risk
+    rows: list[tuple[str, float, float | None]] = []
+    for row in positions.filter(pl.col("quantity") != 0).iter_rows(named=True):
+        rows.append(
+            (f"position {row['symbol']} (notional)", abs(row["market_value"]), trading.max_position_notional)
+        )
+    gross = metrics.gross_exposure if metrics else 0.0
+    net = abs(metrics.net_exposure) if metrics else 0.0
+    equity = metrics.equity if metrics else 0.0
+    rows += [
+        ("gross exposure", gross, risk.max_gross_exposure),
+        ("net exposure (absolute)", net, risk.max_net_exposure),
+        ("leverage (gross / equity)", gross / equity if equity else 0.0, risk.max_leverage),
+        ("open orders", float(open_orders), float(risk.max_open_orders)),
+        ("daily loss", max(0.0, -metrics.day_pnl) if metrics else 0.0, risk.daily_loss_limit),
+        ("drawdown from peak (fraction)", metrics.max_drawdown if metrics else 0.0, risk.max_drawdown),
+    ]
+    limits = [None if math.isinf(limit) else float(limit) for _, _, limit in rows]
+    return pl.DataFrame(
+        {
+            "limit": [name for name, _, _ in rows],
+            "value": [float(value) for _, value, _ in rows],
+            "limit_value": limits,
+            "usage": [
+                None if limit is None else (value / limit if limit else None)
+                for (_, value, _), limit in zip(rows, limits, strict=True)
+            ],
+        },
+        schema={"limit": pl.String, "value": pl.Float64, "limit_value": pl.Float64, "usage": pl.Float64},
+    )
+
+
+# ------------------------------------------------------------------------------ outside the lake
+#: The Prefect API that ``make serve`` starts; used when ``PREFECT_API_URL`` is not set.
+DEFAULT_PREFECT_API_URL = "http://127.0.0.1:4200/api"
+#: Seconds the Prefect API gets to answer before the page says it is unreachable.
+PREFECT_TIMEOUT_S = 5.0
+#: Seconds a list of flow runs is reused.
+FLOW_RUNS_TTL_S = 10
+_FLOW_RUN_COLUMNS = {
+    "flow": pl.String,
+    "name": pl.String,
+    "deployment_id": pl.String,
+    "state": pl.String,
+    "state_name": pl.String,
+    "start_time": pl.Datetime("us", "UTC"),
+    "end_time": pl.Datetime("us", "UTC"),
+    "duration_s": pl.Float64,
+    "expected_start_time": pl.Datetime("us", "UTC"),
+    "tags": pl.String,
+}
+
+
+def prefect_api_url() -> str:
+    """The Prefect API the dashboards read: ``PREFECT_API_URL`` if set, else ``make serve``'s.
+
+    The environment is read on every call (Prefect's own settings are fixed at import), then the
+    active Prefect profile.
+    """
+    from prefect.settings import PREFECT_API_URL
+
+    return os.environ.get("PREFECT_API_URL") or PREFECT_API_URL.value() or DEFAULT_PREFECT_API_URL
+
+
+async def _read_flow_runs(api_url: str, limit: int) -> pl.DataFrame:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import FlowRunSort
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        async with get_client() as client:
+            runs = await client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=limit)
+            flow_ids = list({run.flow_id for run in runs})
+            flows = {}
+            if flow_ids:
+                from prefect.client.schemas.filters import FlowFilter, FlowFilterId
+
+                found = await client.read_flows(flow_filter=FlowFilter(id=FlowFilterId(any_=flow_ids)))
+                flows = {flow.id: flow.name for flow in found}
+    return pl.DataFrame(
+        [
+            {
+                "flow": flows.get(run.flow_id, str(run.flow_id)),
+                "name": run.name,
+                "deployment_id": str(run.deployment_id) if run.deployment_id else "",
+                "state": run.state_type.value.lower() if run.state_type else "",
+                "state_name": run.state_name or "",
+                "start_time": run.start_time,
+                "end_time": run.end_time,
+                "duration_s": run.total_run_time.total_seconds() if run.total_run_time else None,
+                "expected_start_time": run.expected_start_time,
+                "tags": ", ".join(run.tags),
+            }
+            for run in runs
+        ],
+        schema=_FLOW_RUN_COLUMNS,
+    )
+
+
+def flow_runs(api_url: str, limit: int = 50, timeout_s: float = PREFECT_TIMEOUT_S) -> pl.DataFrame:
+    """The latest ``limit`` flow runs of the Prefect API at ``api_url``, newest expected start first.
+
+    Columns: flow, name, deployment_id, state (completed, failed, running, …), state_name,
+    start_time, end_time, duration_s, expected_start_time, tags. Raises ``TimeoutError`` after
+    ``timeout_s`` and the client's error (``httpx.HTTPError``, …) when the API cannot be read.
+    """
+    import asyncio
+
+    async def bounded() -> pl.DataFrame:
+        return await asyncio.wait_for(_read_flow_runs(api_url, limit), timeout_s)
+
+    return asyncio.run(bounded())
+
+
+def flow_run_state_counts(runs: pl.DataFrame) -> pl.DataFrame:
+    """Flow runs per state (columns state, runs), most first."""
+    return runs.group_by("state").agg(pl.len().alias("runs")).sort(["runs", "state"], descending=[True, False])
+
+
+def kill_switch_state(state_dir: str) -> KillSwitchState:
+    """The manual kill switch under ``state_dir`` (off when never set)."""
+    return KillSwitch(state_dir).read()
+
+
+# ------------------------------------------------------------------------------ cached loaders (trading)
+@dataclass(frozen=True)
+class FlowRuns:
+    """The flow runs the Prefect API answered with, or why it could not be read."""
+
+    api_url: str
+    runs: pl.DataFrame | None
+    error: str = ""
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_accounts(lake_root: str) -> list[str]:
+    """Accounts with trading data (cached)."""
+    return trading_accounts(lake_reader(lake_root))
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_pnl(lake_root: str, account: str) -> pl.DataFrame:
+    """Equity curve of one account (cached)."""
+    return pnl_samples(lake_reader(lake_root), account)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_positions(lake_root: str, account: str) -> pl.DataFrame:
+    """Latest position of each symbol of one account (cached)."""
+    return latest_positions(lake_reader(lake_root), account)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_daily_fill_stats(lake_root: str, account: str) -> pl.DataFrame:
+    """Fill statistics per date of one account (cached)."""
+    return daily_fill_stats(lake_reader(lake_root), account)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_targets(lake_root: str) -> pl.DataFrame:
+    """Latest target of each symbol in the signal log (cached)."""
+    return latest_targets(lake_reader(lake_root))
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_order_state_counts(lake_root: str, account: str) -> pl.DataFrame:
+    """Orders per state of one account (cached)."""
+    return order_state_counts(lake_reader(lake_root), account)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_risk_events(lake_root: str, account: str) -> pl.DataFrame:
+    """Risk events of one account, newest first (cached)."""
+    return risk_events(lake_reader(lake_root), account)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_blotter_options(lake_root: str, account: str) -> BlotterOptions:
+    """Filter choices of the blotter for one account (cached)."""
+    return blotter_options(lake_reader(lake_root), account)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_blotter_orders(
+    lake_root: str,
+    account: str,
+    symbols: tuple[str, ...],
+    states: tuple[str, ...],
+    start: date,
+    end: date,
+) -> pl.DataFrame:
+    """Filtered orders of one account (cached)."""
+    return blotter_orders(lake_reader(lake_root), account, symbols, states, start, end)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_blotter_fills(
+    lake_root: str, account: str, symbols: tuple[str, ...], start: date, end: date
+) -> pl.DataFrame:
+    """Filtered fills of one account (cached)."""
+    return blotter_fills(lake_reader(lake_root), account, symbols, start, end)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def load_kill_switch(state_dir: str) -> KillSwitchState:
+    """The manual kill switch (cached for 5 s)."""
+    return kill_switch_state(state_dir)
+
+
+@st.cache_data(ttl=FLOW_RUNS_TTL_S, show_spinner=False)
+def load_flow_runs(api_url: str, limit: int = 50) -> FlowRuns:
+    """Latest flow runs of the Prefect API, or the reason it could not be read (cached, errors too)."""
+    try:
+        return FlowRuns(api_url, flow_runs(api_url, limit))
+    except TimeoutError:
+        return FlowRuns(api_url, None, f"no answer within {PREFECT_TIMEOUT_S:g} s")
+    except Exception as exc:  # noqa: BLE001 - any failure of the API means "not reachable" here
+        return FlowRuns(api_url, None, f"{type(exc).__name__}: {exc}")

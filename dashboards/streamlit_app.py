@@ -6,7 +6,8 @@ once per browser session from ``shriven.config.load_settings()``, so ``SHRIVEN_D
 
 Session-state keys: the shared ones are listed in ``SHARED_STATE``; each page prefixes its own
 keys with its name (``market_symbol``), so pages never collide. Add a page by adding an
-``st.Page`` to ``PAGES``.
+``st.Page`` to ``PAGES``. The trading pages share the selected account through ``account``
+(see ``dashboards.components.account_selector``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import streamlit as st
 
 from shriven.config import load_settings
 
-#: Shared session-state keys: the platform settings and the lake root every page reads.
+#: Shared session-state keys: the platform settings and the lake root every page reads (the
+#: trading pages also share ``account``, initialised here to ``[trading] account``).
 SHARED_STATE = ("settings", "lake_root")
 
 st.set_page_config(
@@ -34,6 +36,7 @@ def init_shared_state() -> None:
         st.stop()
     st.session_state["settings"] = settings
     st.session_state["lake_root"] = settings.lake_root
+    st.session_state.setdefault("account", settings.trading.account)
 
 
 init_shared_state()
@@ -46,6 +49,35 @@ PAGES = {
             icon=":material/candlestick_chart:",
             url_path="market",
             default=True,
+        ),
+    ],
+    "Trading": [
+        st.Page(
+            "app_pages/overview.py",
+            title="Overview",
+            icon=":material/dashboard:",
+            url_path="overview",
+        ),
+        st.Page(
+            "app_pages/portfolio.py",
+            title="Portfolio",
+            icon=":material/pie_chart:",
+            url_path="portfolio",
+        ),
+        st.Page("app_pages/risk.py", title="Risk", icon=":material/shield:", url_path="risk"),
+        st.Page(
+            "app_pages/blotter.py",
+            title="Orders & fills",
+            icon=":material/receipt_long:",
+            url_path="blotter",
+        ),
+    ],
+    "Operations": [
+        st.Page(
+            "app_pages/pipelines.py",
+            title="Pipelines",
+            icon=":material/account_tree:",
+            url_path="pipelines",
         ),
     ],
 }

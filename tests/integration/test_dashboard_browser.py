@@ -1,5 +1,9 @@
 """The dashboards in a real browser: ``streamlit run`` over a demo lake, driven by Debian chromium.
 
+The lake holds a backtest account on the synthetic day ``TRADING_DAY`` (the trading pages) and
+demo bars on ``DAY`` (the Market page); the server reads flow runs from Prefect's test server,
+where one small flow has run (the Pipelines page).
+
 Playwright never downloads a browser here: it drives ``/usr/bin/chromium`` (the Makefile
 installs it on CI). The Streamlit server listens on 127.0.0.1 only and is always stopped.
 """
@@ -23,6 +27,8 @@ import pytest
 
 from shriven.lake.writer import Lake
 from shriven.testing.demo_lake import write_demo_lake
+from tests.unit.dashboards.trading_lake import ACCOUNT, TradingLake, write_trading_lake
+from tests.unit.dashboards.trading_lake import DAY as TRADING_DAY  # noqa: F401 (docstring)
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +45,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DAY = date(2026, 1, 5)
+DAY = date(2026, 1, 7)
 STARTUP_TIMEOUT_S = 90
 PAGE_TIMEOUT_MS = 60_000
 
@@ -50,6 +56,7 @@ class Dashboard:
 
     url: str
     data_dir: Path
+    trading: TradingLake
 
 
 def _free_port() -> int:
@@ -78,15 +85,35 @@ def _wait_until_healthy(url: str, server: subprocess.Popen[bytes], log_path: Pat
     )
 
 
+def _one_flow_run() -> str:
+    """Run one tiny flow on the current Prefect API and return that API's URL."""
+    from prefect import flow
+    from prefect.settings import PREFECT_API_URL
+
+    @flow(name="dashboard-check")
+    def dashboard_check() -> int:
+        return 1
+
+    dashboard_check()
+    return PREFECT_API_URL.value()
+
+
 @pytest.fixture(scope="module")
-def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
+def dashboard(tmp_path_factory: pytest.TempPathFactory, prefect_harness) -> Iterator[Dashboard]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the Makefile does on CI)")
     data_dir = tmp_path_factory.mktemp("dashboard")
+    trading = write_trading_lake(data_dir)
     write_demo_lake(str(data_dir / "lake"), day=DAY)
+    api_url = _one_flow_run()
     port = _free_port()
-    env = {**os.environ, "SHRIVEN_DATA_DIR": str(data_dir), "HF_HUB_OFFLINE": "1"}
-    env.pop("SHRIVEN_CONFIG", None)
+    env = {
+        **os.environ,
+        "SHRIVEN_DATA_DIR": str(data_dir),
+        "SHRIVEN_CONFIG": str(trading.config),
+        "PREFECT_API_URL": api_url,
+        "HF_HUB_OFFLINE": "1",
+    }
     command = [
         sys.executable,
         "-m",
@@ -112,7 +139,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_until_healthy(url, server, log_path)
-            yield Dashboard(url, data_dir)
+            yield Dashboard(url, data_dir, trading)
         finally:
             server.terminate()
             try:
@@ -154,5 +181,68 @@ def test_market_page_in_chromium(dashboard: Dashboard) -> None:
             assert f"{_last_price(dashboard.data_dir, 'ACME'):,.2f}" in last
             assert page.locator('[data-testid="stException"]').count() == 0
             assert page.locator(".js-plotly-plot").count() == 1
+        finally:
+            browser.close()
+
+
+def _open(browser, dashboard: Dashboard, url_path: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    page.goto(f"{dashboard.url}/{url_path}", timeout=PAGE_TIMEOUT_MS)
+    page.get_by_role("heading", level=1).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+    return page
+
+
+def _settle(page, dashboard: Dashboard, name: str) -> None:
+    page.wait_for_timeout(500)  # let the last deltas of the run land
+    page.screenshot(path=str(dashboard.data_dir / f"{name}.png"), full_page=True)
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def _metric(page, label: str) -> str:
+    tile = page.locator('[data-testid="stMetric"]').filter(
+        has=page.locator('[data-testid="stMetricLabel"]', has_text=label)
+    )
+    return tile.first.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_trading_and_pipeline_pages_in_chromium(dashboard: Dashboard) -> None:
+    from playwright.sync_api import sync_playwright
+
+    result = dashboard.trading.result
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = _open(browser, dashboard, "overview")
+            page.locator(".js-plotly-plot .main-svg .trace").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert _metric(page, "Equity") == f"{result.final_equity:,.2f}"
+            page.locator('[data-testid="stCaptionContainer"]', has_text=ACCOUNT).first.wait_for(
+                timeout=PAGE_TIMEOUT_MS
+            )
+            _settle(page, dashboard, "overview")
+
+            page = _open(browser, dashboard, "portfolio")
+            page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.locator(".js-plotly-plot").nth(1).wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert _metric(page, "Open positions") == "2"
+            assert page.locator(".js-plotly-plot").count() == 2
+            _settle(page, dashboard, "portfolio")
+
+            page = _open(browser, dashboard, "risk")
+            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.get_by_text("Kill switch off").wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert _metric(page, "Denials") == f"{result.denied}"
+            _settle(page, dashboard, "risk")
+
+            page = _open(browser, dashboard, "blotter")
+            page.locator('[data-testid="stDataFrame"]').nth(1).wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert _metric(page, "Orders") == f"{result.orders + result.denied}"
+            assert _metric(page, "Fills") == f"{result.fills}"
+            _settle(page, dashboard, "blotter")
+
+            page = _open(browser, dashboard, "pipelines")
+            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert _metric(page, "completed") == "1"
+            _settle(page, dashboard, "pipelines")
         finally:
             browser.close()

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 import pyarrow.compute as pc
 import pytest
 
@@ -148,3 +149,72 @@ def test_compact_number_fits_a_metric_tile(value, text):
     from dashboards.charts import compact_number
 
     assert compact_number(value) == text
+
+
+# ------------------------------------------------------------------------------ trading path
+def test_empty_lake_has_no_trading_answers(tmp_path: Path) -> None:
+    empty = data.LakeReader(str(tmp_path / "lake"))
+    assert data.trading_accounts(empty) == []
+    assert data.pnl_samples(empty, "paper").is_empty()
+    assert data.account_metrics(data.pnl_samples(empty, "paper")) is None
+    assert data.latest_positions(empty, "paper").is_empty()
+    assert data.latest_targets(empty).is_empty()
+    assert data.risk_events(empty, "paper").is_empty()
+    assert data.blotter_options(empty, "paper") == data.BlotterOptions([], [], None, None)
+
+
+def _pnl(days_and_equity: list[tuple[date, float]]) -> pl.DataFrame:
+    from datetime import UTC, datetime, time
+
+    return pl.DataFrame(
+        {
+            "ts": [datetime.combine(d, time(14, i), UTC) for i, (d, _) in enumerate(days_and_equity)],
+            "date": [d for d, _ in days_and_equity],
+            "cash": [e for _, e in days_and_equity],
+            "equity": [e for _, e in days_and_equity],
+            "gross_exposure": [0.0] * len(days_and_equity),
+            "net_exposure": [0.0] * len(days_and_equity),
+            "realized_pnl": [0.0] * len(days_and_equity),
+            "unrealized_pnl": [0.0] * len(days_and_equity),
+            "fees": [0.0] * len(days_and_equity),
+        }
+    )
+
+
+def test_day_pnl_is_against_the_previous_days_last_equity() -> None:
+    metrics = data.account_metrics(
+        _pnl([(DAY_1, 100.0), (DAY_1, 120.0), (DAY_1, 110.0), (DAY_2, 90.0), (DAY_2, 105.0)])
+    )
+    assert metrics.day == DAY_2
+    assert metrics.equity == 105.0
+    assert metrics.day_pnl == pytest.approx(-5.0)
+    assert metrics.total_pnl == pytest.approx(5.0)
+    assert metrics.max_drawdown == pytest.approx(30.0 / 120.0)
+
+
+def test_weights_against_targets_convert_positions_and_weights_at_the_mark() -> None:
+    positions = pl.DataFrame(
+        {"symbol": ["ACME", "BOLT"], "quantity": [10.0, -5.0], "mark_price": [100.0, 50.0],
+         "market_value": [1000.0, -250.0]}  # fmt: skip
+    )
+    targets = pl.DataFrame(
+        {"symbol": ["ACME", "BOLT"], "kind": ["weight", "position"], "target": [0.2, -5.0]}
+    )
+    weights = data.weights_against_targets(positions, targets, 10_000.0)
+    rows = {r["symbol"]: r for r in weights.iter_rows(named=True)}
+    assert rows["ACME"]["weight"] == pytest.approx(0.1)
+    assert rows["ACME"]["target_quantity"] == pytest.approx(20.0)
+    assert rows["ACME"]["weight_gap"] == pytest.approx(-0.1)
+    assert rows["BOLT"]["target_weight"] == pytest.approx(-0.025)
+    assert rows["BOLT"]["weight_gap"] == pytest.approx(0.0)
+
+
+def test_flow_runs_of_an_unreachable_api_raise_and_the_loader_says_why() -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/api"
+    result = data.load_flow_runs.__wrapped__(url, 5)
+    assert result.runs is None
+    assert result.error

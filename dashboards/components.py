@@ -1,0 +1,88 @@
+"""Pieces several pages share: the account selector, the auto-refresh toggle, empty-state texts.
+
+The selected account lives in the shared session-state key ``account`` (initialised by the entry
+point); each page's selectbox has its own prefixed key (``overview_account``) and copies its
+choice to ``account``, so the choice follows the user from page to page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import streamlit as st
+
+#: Shared session-state key of the selected trading account.
+ACCOUNT_KEY = "account"
+#: Seconds between two refreshes of a page's view when auto-refresh is on (and of empty pages).
+REFRESH_SECONDS = 15
+
+NO_TRADING_DATA_HELP = """\
+**No trading data in the lake yet** (`{lake_root}`): no orders, fills, positions or PnL.
+
+Run a backtest over days that have market data (`make demo` loads one), or paper-trade:
+
+```
+shriven backtest --start 2026-01-05 --days 1
+shriven trade
+```
+
+or run the `execution/paper` deployment from the Prefect UI (`make serve`). This page looks
+again every {refresh} s.
+"""
+
+
+def account_selector(page: str, accounts: Sequence[str], default: str) -> str:
+    """A sidebar selectbox over ``accounts`` keyed ``<page>_account``, shared through ``account``.
+
+    The shared choice wins when it is one of ``accounts``; otherwise ``default`` when present,
+    else the first account.
+    """
+    key = f"{page}_account"
+    current = st.session_state.get(ACCOUNT_KEY)
+    if current not in accounts:
+        current = default if default in accounts else accounts[0]
+    st.session_state[ACCOUNT_KEY] = current
+    st.session_state[key] = current
+
+    def share() -> None:
+        st.session_state[ACCOUNT_KEY] = st.session_state[key]
+
+    return st.sidebar.selectbox(
+        "Account",
+        accounts,
+        key=key,
+        on_change=share,
+        help="Backtests write to backtest-<run id>; paper trading to the [trading] account.",
+    )
+
+
+def auto_refresh_toggle(page: str) -> int | None:
+    """A sidebar toggle keyed ``<page>_live``; returns the fragment's ``run_every`` (None: off)."""
+    live = st.sidebar.toggle(
+        "Auto-refresh",
+        key=f"{page}_live",
+        help=f"Re-read the lake every {REFRESH_SECONDS} s to follow live data.",
+    )
+    return REFRESH_SECONDS if live else None
+
+
+def refreshed_caption(run_every: int | None) -> None:
+    """When auto-refresh is on, when the view was refreshed and when it refreshes next."""
+    if run_every:
+        st.caption(f"Refreshed at {datetime.now(UTC):%H:%M:%S} UTC; next in {run_every} s.")
+
+
+def wait_for_trading_data(lake_root: str, has_data: object) -> None:
+    """The empty state of the trading pages: say what to run; reload once ``has_data()`` is true."""
+
+    @st.fragment(run_every=REFRESH_SECONDS)
+    def waiting() -> None:
+        if has_data():
+            st.rerun()
+        st.info(
+            NO_TRADING_DATA_HELP.format(lake_root=lake_root, refresh=REFRESH_SECONDS),
+            icon=":material/info:",
+        )
+
+    waiting()
