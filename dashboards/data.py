@@ -769,3 +769,348 @@ def load_flow_runs(api_url: str, limit: int = 50) -> FlowRuns:
         return FlowRuns(api_url, None, f"no answer within {PREFECT_TIMEOUT_S:g} s")
     except Exception as exc:  # noqa: BLE001 - any failure of the API means "not reachable" here
         return FlowRuns(api_url, None, f"{type(exc).__name__}: {exc}")
+
+
+# ------------------------------------------------------------------------------ performance
+#: Markets whose conventions (periods per year, risk-free, VaR) the performance page offers.
+MARKETS: tuple[str, ...] = ("equities", "crypto")
+
+
+@dataclass(frozen=True)
+class PerformanceReport:
+    """The interactive tearsheet of one account: shriven.analytics tables and series.
+
+    Every number comes from :mod:`shriven.analytics` (``performance`` for the series and the
+    summary, ``tearsheet`` for the tables); nothing is computed again here.
+    """
+
+    account: str
+    market: str
+    #: Typical spacing of the equity samples (``"60s"``), which sets periods per year.
+    interval: str
+    conventions: Any
+    #: Rolling window actually used (the requested one, shrunk to half a short sample).
+    window: int
+    #: ts, equity, cash, gross_exposure, net_exposure, … (the PNL rows).
+    equity: pl.DataFrame
+    #: ts, drawdown (<= 0) at every equity sample.
+    drawdown: pl.DataFrame
+    #: ts, sharpe: rolling Sharpe at every sample after the first (null before a full window).
+    rolling_sharpe: pl.DataFrame
+    #: ``metrics``, ``monthly_returns``, ``drawdowns``, ``exposure``, ``trade_statistics``.
+    tables: dict[str, pl.DataFrame]
+
+
+def account_performance(
+    account_data: Any, market: str, window: int
+) -> PerformanceReport | None:
+    """The tearsheet of :func:`shriven.analytics.lake_inputs.load_account`'s data, or None.
+
+    None when the account has fewer than ``lake_inputs.MIN_POINTS`` equity samples. Conventions
+    are the market's preset at the curve's sampling interval (``conventions_for``), as the
+    ``reporting`` flow uses them.
+    """
+    from shriven.analytics import performance as perf
+    from shriven.analytics import tearsheet
+    from shriven.analytics.lake_inputs import MIN_POINTS, conventions_for, sampling_interval
+
+    equity = account_data.equity
+    if equity.height < MIN_POINTS:
+        return None
+    interval = sampling_interval(equity)
+    conventions = conventions_for(market, interval)
+    returns = perf.simple_returns(equity.get_column("equity").to_numpy())
+    ts = equity.get_column("ts")
+    stats = perf.summary(
+        returns=returns,
+        conventions=conventions,
+        timestamps=ts.dt.cast_time_unit("ns").dt.replace_time_zone(None).to_numpy(),
+    )
+    # as build_tearsheet: a short sample still gets a rolling line over half of it
+    used_window = max(2, min(int(window), returns.size // 2))
+    rolling = perf.rolling_sharpe(returns, used_window, conventions)
+    tables = {
+        "metrics": tearsheet.metrics_table(stats),
+        "monthly_returns": tearsheet.monthly_returns_table(equity),
+        "drawdowns": tearsheet.drawdown_table(equity),
+        "trade_statistics": tearsheet.trade_statistics_table(account_data.fills),
+    }
+    exposure = tearsheet.exposure_table(equity)
+    if exposure is not None:
+        tables["exposure"] = exposure
+    return PerformanceReport(
+        account=account_data.account,
+        market=market,
+        interval=interval,
+        conventions=conventions,
+        window=used_window,
+        equity=equity,
+        drawdown=pl.DataFrame({"ts": ts, "drawdown": perf.underwater(returns)}),
+        rolling_sharpe=pl.DataFrame(
+            {"ts": ts[1:], "sharpe": rolling}, nan_to_null=True
+        ),
+        tables=tables,
+    )
+
+
+def conventions_note(report: PerformanceReport) -> str:
+    """Which conventions are in force, in one line (as the tearsheet's footer says it)."""
+    c = report.conventions
+    return (
+        f"Conventions: **{report.market}** at {report.interval} samples, "
+        f"{c.periods_per_year:,.0f} periods/year, annual risk-free {c.risk_free_rate:g} "
+        f"({c.rf_conversion}), ddof {c.ddof}, VaR {c.var_method} at {c.var_confidence:g} "
+        f"(positive loss), rolling window {report.window} periods."
+    )
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_account_data(lake_root: str, account: str) -> Any:
+    """PNL, positions and fills of one account from the lake (``lake_inputs.load_account``, cached)."""
+    from shriven.analytics.lake_inputs import load_account
+
+    return load_account(lake_root, account)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_performance(
+    lake_root: str, account: str, market: str, window: int
+) -> PerformanceReport | None:
+    """The interactive tearsheet of one account under one market's conventions (cached)."""
+    return account_performance(load_account_data(lake_root, account), market, window)
+
+
+# ------------------------------------------------------------------------------ ML and sentiment
+#: ML signals shown on the ML page (newest first).
+ML_SIGNALS_LIMIT = 200
+#: Scored headlines shown on the ML page (newest first).
+HEADLINES_LIMIT = 50
+#: Days of sentiment index shown, up to the latest grid time.
+SENTIMENT_LOOKBACK_DAYS = 30
+_MODEL_COLUMNS = {
+    "name": pl.String,
+    "version": pl.Int64,
+    "aliases": pl.String,
+    "production": pl.Boolean,
+    "kind": pl.String,
+    "created_at": pl.String,
+    "training_start": pl.Datetime("ns", "UTC"),
+    "training_end": pl.Datetime("ns", "UTC"),
+    "n_features": pl.Int64,
+    "n_rows": pl.Int64,
+    "ic": pl.Float64,
+    "rank_ic": pl.Float64,
+    "sharpe": pl.Float64,
+    "available": pl.Boolean,
+    "code_version": pl.String,
+}
+
+
+def registered_models(data_dir: str) -> pl.DataFrame:
+    """Every registered version of every model in the registry under ``data_dir``.
+
+    Names come from ``<data_dir>/models/catalog.parquet``; versions, metrics and aliases from
+    :meth:`models.registry.ModelRegistry.list_versions`. Columns: ``_MODEL_COLUMNS``; by name,
+    newest version first. ``production`` is true for the version the production alias points at.
+    """
+    from models.registry import CATALOG_FILE, DEFAULT_ALIAS, ModelRegistry
+
+    registry = ModelRegistry(data_dir)
+    catalog = registry.root / CATALOG_FILE
+    if not catalog.is_file():
+        return pl.DataFrame(schema=_MODEL_COLUMNS)
+    names = sorted(pl.read_parquet(catalog, columns=["name"]).get_column("name").unique().to_list())
+    rows = [
+        {
+            "name": v.name,
+            "version": v.version,
+            "aliases": ", ".join(v.aliases),
+            "production": DEFAULT_ALIAS in v.aliases,
+            "kind": v.kind,
+            "created_at": v.created_at,
+            "training_start": v.training_start_ns,
+            "training_end": v.training_end_ns,
+            "n_features": v.n_features,
+            "n_rows": v.n_rows,
+            "ic": v.ic,
+            "rank_ic": v.rank_ic,
+            "sharpe": v.sharpe,
+            "available": v.available,
+            "code_version": v.code_version,
+        }
+        for name in names
+        for v in reversed(registry.list_versions(name))
+    ]
+    schema = {**_MODEL_COLUMNS, "training_start": pl.Int64, "training_end": pl.Int64}
+    return pl.DataFrame(rows, schema=schema, nan_to_null=True).with_columns(
+        pl.col("training_start", "training_end").cast(pl.Datetime("ns", "UTC"))
+    )
+
+
+def ml_signals(reader: LakeReader, limit: int = ML_SIGNALS_LIMIT) -> pl.DataFrame:
+    """The newest ``limit`` signals of ML models (source ``ml:<name>``), newest offset first.
+
+    Columns: offset, ts, symbol, target, kind, source, model_version, appended_at.
+    """
+    return reader.query(
+        'SELECT "offset", ts, symbol, target, kind, source, model_version, appended_at '
+        "FROM signals WHERE starts_with(source, 'ml:') ORDER BY \"offset\" DESC LIMIT ?",
+        [limit],
+    )
+
+
+def sentiment_index_series(
+    reader: LakeReader, lookback_days: int = SENTIMENT_LOOKBACK_DAYS
+) -> pl.DataFrame:
+    """The sentiment index of every symbol over the last ``lookback_days`` up to its latest grid time.
+
+    Columns: ts, symbol ('' is shown as "market"), index, weight, n_texts; by symbol, ts.
+    """
+    return reader.query(
+        "SELECT ts, CASE WHEN symbol = '' THEN 'market' ELSE symbol END AS symbol, "
+        '"index", weight, n_texts FROM sentiment_index '
+        "WHERE ts >= (SELECT max(ts) FROM sentiment_index) - to_days(?) ORDER BY symbol, ts",
+        [int(lookback_days)],
+    )
+
+
+def latest_headlines(reader: LakeReader, limit: int = HEADLINES_LIMIT) -> pl.DataFrame:
+    """The newest ``limit`` scored texts with their headline (from ``news``), newest first.
+
+    Columns: ts, symbol, label, score, text, source, model, model_version.
+    """
+    return reader.query(
+        "SELECT s.ts, s.symbol, s.label, s.score, n.text, s.source, s.model, s.model_version "
+        "FROM (SELECT * FROM sentiment_scores ORDER BY ts DESC, text_id, symbol LIMIT ?) s "
+        "LEFT JOIN (SELECT text_id, any_value(text) AS text FROM news GROUP BY text_id) n "
+        "USING (text_id) ORDER BY s.ts DESC, s.symbol",
+        [limit],
+    )
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_registered_models(data_dir: str) -> pl.DataFrame:
+    """Registered model versions with metrics and aliases (cached)."""
+    return registered_models(data_dir)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_ml_signals(lake_root: str, limit: int = ML_SIGNALS_LIMIT) -> pl.DataFrame:
+    """Newest ML signals (cached)."""
+    return ml_signals(lake_reader(lake_root), limit)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_sentiment_index(
+    lake_root: str, lookback_days: int = SENTIMENT_LOOKBACK_DAYS
+) -> pl.DataFrame:
+    """Sentiment index per symbol over the recent days (cached)."""
+    return sentiment_index_series(lake_reader(lake_root), lookback_days)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_headlines(lake_root: str, limit: int = HEADLINES_LIMIT) -> pl.DataFrame:
+    """Newest scored headlines (cached)."""
+    return latest_headlines(lake_reader(lake_root), limit)
+
+
+# ------------------------------------------------------------------------------ options and depth
+#: Book levels per side the depth ladder shows by default (the lake keeps ``BOOK_DEPTH_LEVELS``).
+DEFAULT_LADDER_LEVELS = 5
+
+
+def options_and_depth_symbols(reader: LakeReader) -> list[str]:
+    """Symbols with option analytics or book snapshots, sorted."""
+    result = reader.query(
+        "SELECT DISTINCT symbol FROM option_analytics "
+        "UNION SELECT DISTINCT symbol FROM book_snapshots ORDER BY symbol"
+    )
+    return result.get_column("symbol").to_list()
+
+
+def latest_book_snapshot(reader: LakeReader, symbol: str) -> pl.DataFrame:
+    """The latest ``book_snapshots`` row of ``symbol`` (empty without one): the BOOK_DEPTH schema."""
+    return reader.query(
+        "SELECT * EXCLUDE (date) FROM book_snapshots WHERE symbol = ? "
+        "AND date = (SELECT max(date) FROM book_snapshots WHERE symbol = ?) "
+        "ORDER BY ts DESC LIMIT 1",
+        [symbol, symbol],
+    )
+
+
+def book_ladder(snapshot: pl.DataFrame, levels: int = DEFAULT_LADDER_LEVELS) -> pl.DataFrame:
+    """The top ``levels`` of a snapshot row as a ladder: level, bid_size, bid, ask, ask_size.
+
+    Level 0 is the best price; a side thinner than ``levels`` shows nulls.
+    """
+    schema = {
+        "level": pl.Int64, "bid_size": pl.Float64, "bid": pl.Float64,
+        "ask": pl.Float64, "ask_size": pl.Float64,
+    }  # fmt: skip
+    if snapshot.is_empty():
+        return pl.DataFrame(schema=schema)
+    row = snapshot.row(0, named=True)
+    depth = min(levels, sum(1 for c in snapshot.columns if c.startswith("bid_px_")))
+    return pl.DataFrame(
+        {
+            "level": list(range(depth)),
+            "bid_size": [row[f"bid_sz_{j}"] for j in range(depth)],
+            "bid": [row[f"bid_px_{j}"] for j in range(depth)],
+            "ask": [row[f"ask_px_{j}"] for j in range(depth)],
+            "ask_size": [row[f"ask_sz_{j}"] for j in range(depth)],
+        },
+        schema=schema,
+    )
+
+
+def latest_option_chain(reader: LakeReader, symbol: str) -> pl.DataFrame:
+    """The option analytics of ``symbol``'s latest chain (its latest quote time), by expiry, strike.
+
+    Columns: ts, expiry, time_to_expiry, strike, is_call, underlying_price, log_moneyness, iv,
+    svi_iv, delta, reason.
+    """
+    return reader.query(
+        "SELECT ts, expiry, time_to_expiry, strike, is_call, underlying_price, log_moneyness, iv, "
+        "svi_iv, delta, reason FROM option_analytics WHERE symbol = ? "
+        "AND ts = (SELECT max(ts) FROM option_analytics WHERE symbol = ?) "
+        "ORDER BY expiry, strike, is_call",
+        [symbol, symbol],
+    )
+
+
+def latest_svi_fits(reader: LakeReader, symbol: str) -> pl.DataFrame:
+    """The SVI smiles of ``symbol``'s latest chain, by expiry (the SVI_FITS schema)."""
+    return reader.query(
+        "SELECT * EXCLUDE (date) FROM svi_fits WHERE symbol = ? "
+        "AND ts = (SELECT max(ts) FROM svi_fits WHERE symbol = ?) ORDER BY expiry",
+        [symbol, symbol],
+    )
+
+
+def out_of_the_money(chain: pl.DataFrame) -> pl.DataFrame:
+    """One quote per (expiry, strike): the call at or above the underlying, else the put."""
+    return chain.filter(pl.col("is_call") == (pl.col("strike") >= pl.col("underlying_price")))
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_options_and_depth_symbols(lake_root: str) -> list[str]:
+    """Symbols with option analytics or book depth (cached)."""
+    return options_and_depth_symbols(lake_reader(lake_root))
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_book_snapshot(lake_root: str, symbol: str) -> pl.DataFrame:
+    """Latest book snapshot of one symbol (cached)."""
+    return latest_book_snapshot(lake_reader(lake_root), symbol)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_option_chain(lake_root: str, symbol: str) -> pl.DataFrame:
+    """Latest priced option chain of one underlying (cached)."""
+    return latest_option_chain(lake_reader(lake_root), symbol)
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_svi_fits(lake_root: str, symbol: str) -> pl.DataFrame:
+    """SVI smiles of one underlying's latest chain (cached)."""
+    return latest_svi_fits(lake_reader(lake_root), symbol)

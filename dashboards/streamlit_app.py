@@ -50,6 +50,12 @@ PAGES = {
             url_path="market",
             default=True,
         ),
+        st.Page(
+            "app_pages/options.py",
+            title="Options & depth",
+            icon=":material/stacked_line_chart:",
+            url_path="options",
+        ),
     ],
     "Trading": [
         st.Page(
@@ -70,6 +76,20 @@ PAGES = {
             title="Orders & fills",
             icon=":material/receipt_long:",
             url_path="blotter",
+        ),
+    ],
+    "Research": [
+        st.Page(
+            "app_pages/performance.py",
+            title="Performance",
+            icon=":material/monitoring:",
+            url_path="performance",
+        ),
+        st.Page(
+            "app_pages/ml_sentiment.py",
+            title="ML & sentiment",
+            icon=":material/psychology:",
+            url_path="ml",
         ),
     ],
     "Operations": [

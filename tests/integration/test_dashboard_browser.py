@@ -1,7 +1,9 @@
 """The dashboards in a real browser: ``streamlit run`` over a demo lake, driven by Debian chromium.
 
-The lake holds a backtest account on the synthetic day ``TRADING_DAY`` (the trading pages) and
-demo bars on ``DAY`` (the Market page); the server reads flow runs from Prefect's test server,
+The lake holds a backtest account on the synthetic day ``TRADING_DAY`` (the trading and
+Performance pages) with that day's option chains and book snapshots (Options & depth), a
+registered model, ML signals and sentiment (ML & sentiment), and demo bars on ``DAY`` (the
+Market page); the server reads flow runs from Prefect's test server,
 where one small flow has run (the Pipelines page).
 
 Playwright never downloads a browser here: it drives ``/usr/bin/chromium`` (the Makefile
@@ -27,7 +29,13 @@ import pytest
 
 from shriven.lake.writer import Lake
 from shriven.testing.demo_lake import write_demo_lake
-from tests.unit.dashboards.trading_lake import ACCOUNT, TradingLake, write_trading_lake
+from tests.unit.dashboards.ml_lake import MODEL, write_ml_lake
+from tests.unit.dashboards.trading_lake import (
+    ACCOUNT,
+    TradingLake,
+    write_options_and_depth,
+    write_trading_lake,
+)
 from tests.unit.dashboards.trading_lake import DAY as TRADING_DAY  # noqa: F401 (docstring)
 
 pytestmark = pytest.mark.slow
@@ -104,6 +112,8 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, prefect_harness) -> Iter
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (the Makefile does on CI)")
     data_dir = tmp_path_factory.mktemp("dashboard")
     trading = write_trading_lake(data_dir)
+    write_options_and_depth(trading.settings)
+    write_ml_lake(data_dir, trading.settings.lake_root)
     write_demo_lake(str(data_dir / "lake"), day=DAY)
     api_url = _one_flow_run()
     port = _free_port()
@@ -244,5 +254,36 @@ def test_trading_and_pipeline_pages_in_chromium(dashboard: Dashboard) -> None:
             page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=PAGE_TIMEOUT_MS)
             assert _metric(page, "completed") == "1"
             _settle(page, dashboard, "pipelines")
+        finally:
+            browser.close()
+
+
+def test_options_performance_and_ml_pages_in_chromium(dashboard: Dashboard) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = _open(browser, dashboard, "options")
+            page.locator(".js-plotly-plot").nth(2).wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.get_by_role("heading", name="Volatility smile").wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert _metric(page, "Spread")
+            assert page.locator(".js-plotly-plot").count() == 3
+            _settle(page, dashboard, "options")
+
+            page = _open(browser, dashboard, "performance")
+            page.locator(".js-plotly-plot").nth(4).wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.locator('[data-testid="stDataFrame"]').nth(2).wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.get_by_text("Conventions: equities").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert _metric(page, "Total return").endswith("%")
+            _settle(page, dashboard, "performance")
+
+            page = _open(browser, dashboard, "ml")
+            page.locator('[data-testid="stDataFrame"]').nth(2).wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.locator(".js-plotly-plot .main-svg .trace").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert _metric(page, "In production") == f"{MODEL} v1"
+            assert _metric(page, "Versions") == "2"
+            _settle(page, dashboard, "ml")
         finally:
             browser.close()

@@ -8,7 +8,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.unit.dashboards.trading_lake import TradingLake, write_trading_lake
+from tests.unit.dashboards.ml_lake import MlLake, write_ml_lake
+from tests.unit.dashboards.trading_lake import (
+    TradingLake,
+    write_options_and_depth,
+    write_trading_lake,
+)
 
 APP = Path(__file__).resolve().parents[3] / "dashboards" / "streamlit_app.py"
 
@@ -16,6 +21,22 @@ APP = Path(__file__).resolve().parents[3] / "dashboards" / "streamlit_app.py"
 @pytest.fixture(scope="session")
 def trading_lake(tmp_path_factory: pytest.TempPathFactory) -> TradingLake:
     return write_trading_lake(tmp_path_factory.mktemp("trading") / "data")
+
+
+@pytest.fixture(scope="session")
+def options_lake(tmp_path_factory: pytest.TempPathFactory) -> TradingLake:
+    """A trading lake whose day also has daily bars, priced option chains and book snapshots."""
+    lake = write_trading_lake(tmp_path_factory.mktemp("options") / "data")
+    write_options_and_depth(lake.settings)
+    return lake
+
+
+@pytest.fixture(scope="session")
+def ml_lake(tmp_path_factory: pytest.TempPathFactory) -> MlLake:
+    """A data dir with a registered model, ML signals and sentiment (no trading data)."""
+    data_dir = tmp_path_factory.mktemp("ml") / "data"
+    data_dir.mkdir()
+    return write_ml_lake(data_dir, str(data_dir / "lake"))
 
 
 @pytest.fixture

@@ -98,3 +98,33 @@ def write_trading_lake(data_dir: Path) -> TradingLake:
     )
     return TradingLake(data_dir, config, settings, result)
 
+
+
+#: Seconds between two book snapshots of the Options & depth test data (small, fast).
+SNAPSHOT_EVERY_S = 60
+
+
+def write_options_and_depth(settings: Settings, day: date = DAY) -> None:
+    """Daily bars from the day's trades, the priced option chains and book snapshots of ``day``.
+
+    What the ``daily_pipeline`` (book snapshots) and ``options_analytics`` flows write, over the
+    synthetic day that :func:`write_trading_lake` ingested.
+    """
+    import pyarrow.compute as pc
+
+    from shriven.aggregation.bars import aggregate_trades
+    from shriven.book.snapshots import write_book_snapshots
+    from shriven.pricing.daily import price_synthetic_chains
+
+    lake = Lake(settings.lake_root)
+    window = Window.days(day)
+    trades = lake.read("trades", [day.isoformat()])
+    for symbol in sorted(pc.unique(trades.column("symbol")).to_pylist()):
+        own = trades.filter(pc.equal(trades.column("symbol"), symbol)).sort_by(
+            [("ts", "ascending"), ("trade_id", "ascending")]
+        )
+        bars = aggregate_trades(own, ("1d",))["1d"]
+        lake.write_window("bars_1d", bars, window, symbols=[symbol])
+    price_synthetic_chains(lake, settings, [day.isoformat()])
+    ticks = {s.symbol: s.tick_size for s in settings.symbols}
+    write_book_snapshots(lake, [day.isoformat()], ticks, SNAPSHOT_EVERY_S * 10**9)
