@@ -51,6 +51,10 @@ def main() -> None:
     # Its own process: torch's OpenMP gemms slowed down >5x in a process whose numba kernels had
     # already started their OpenMP threads (measured here; torch then waits in libgomp).
     subprocess.run([sys.executable, str(Path(__file__).with_name("bench_ml.py"))], check=True)
+    print("\n== dashboards: first render of each page over 10 M trades ==", flush=True)
+    # Its own process too: AppTest runs the app in this interpreter (Streamlit's caches, its
+    # warnings outside `streamlit run`), and the lake it builds is freed when it exits.
+    subprocess.run([sys.executable, str(Path(__file__).with_name("bench_dashboards.py"))], check=True)
     print("\n== demo pipeline through Prefect ==")
     bench_pipeline.print_result(bench_pipeline.run())
     print(f"\nall benchmarks in {time.perf_counter() - started:.0f} s")
