@@ -86,7 +86,7 @@ stop:
 
 dashboard: install
 	$(BIN)/streamlit run dashboards/streamlit_app.py --server.address 127.0.0.1 --server.port 8501 \
-	  --browser.gatherUsageStats false --server.headless true
+	  --browser.gatherUsageStats false --server.headless true --client.toolbarMode viewer
 
 # An SQL shell over the lake views (in memory: never locks data/warehouse.duckdb).
 sql: install
