@@ -14,6 +14,13 @@ reading, which is also what the index itself reads before any text) with ``has_s
 so models can use the columns without dropping rows, and can tell "no news" from "neutral news".
 Index rows older than ``sentiment_lookback_days`` before ``D`` are not read.
 
+The book enters the same way: each row takes the symbol's latest ``book_snapshots`` sample at or
+before ``ts`` that is not ``stale`` and at most ``BOOK_MAX_AGE_NS`` old, and gets
+``microprice_dev = ln(microprice / mid)`` (where the touch sizes lean, the microprice leans) and
+the top-of-book ``book_imbalance``; without such a sample both are ``0.0`` with ``has_book``
+false. Snapshots of ``D`` and the day before are read (a row early in ``D`` may take the last
+sample of the previous day).
+
 Writes go through :class:`shriven.lake.writer.Lake` as one window per date: atomic, and a re-run
 replaces the date's file, never duplicates it.
 """
@@ -49,11 +56,17 @@ SENTIMENT_COLUMNS: tuple[str, ...] = (
     "market_sentiment",
     "has_sentiment",
 )
-#: Columns a model trains on by default: the bar features and the two sentiment readings.
+#: Book columns joined from ``book_snapshots`` (see the module docstring).
+BOOK_COLUMNS: tuple[str, ...] = ("microprice_dev", "book_imbalance", "has_book")
+#: A book sample older than this at a row's ts is not used (the daily pipeline samples every 1 s).
+BOOK_MAX_AGE_NS = 5 * 60 * 1_000_000_000
+#: Columns a model trains on by default: the bar features, the two sentiment readings and the book.
 MODEL_FEATURES: tuple[str, ...] = (
     *feature_columns(DEFAULT_HORIZONS),
     "sentiment",
     "market_sentiment",
+    "microprice_dev",
+    "book_imbalance",
 )
 
 #: Window lengths of :func:`models.features.compute_features` the store uses (its defaults).
@@ -177,6 +190,18 @@ def compute_day_features(
         else None
     )
     joined = join_sentiment(features, index)
+    previous_day = (date.fromisoformat(day_iso) - timedelta(days=1)).isoformat()
+    book_dates = [d for d in _dates(lake, "book_snapshots") if previous_day <= d <= day_iso]
+    book = (
+        pl.from_arrow(
+            lake.read("book_snapshots", dates=book_dates).select(
+                ["ts", "symbol", "mid", "microprice", "imbalance", "stale"]
+            )
+        )
+        if book_dates
+        else None
+    )
+    joined = join_book(joined, book)
     return (
         joined.with_columns(interval=pl.lit(interval)).select(FEATURES.names),
         tuple(used),
@@ -223,6 +248,47 @@ def join_sentiment(features: pl.DataFrame, index: pl.DataFrame | None) -> pl.Dat
         .otherwise(0.0),
         market_sentiment=pl.col("_market_index").fill_null(0.0),
         has_sentiment=pl.col("_symbol_index").is_not_null(),
+    ).sort("symbol", "ts")
+
+
+def join_book(features: pl.DataFrame, book: pl.DataFrame | None) -> pl.DataFrame:
+    """Add ``BOOK_COLUMNS``: as-of (backward, at or before ``ts``) the symbol's latest fresh book sample.
+
+    ``book`` has ``ts``, ``symbol``, ``mid``, ``microprice``, ``imbalance`` and ``stale`` (the
+    ``book_snapshots`` columns) or is None / empty. Stale samples and samples older than
+    ``BOOK_MAX_AGE_NS`` are not used; without one the columns are ``0.0`` and ``has_book`` false.
+    """
+    if book is None or book.height == 0:
+        return features.with_columns(
+            microprice_dev=pl.lit(0.0), book_imbalance=pl.lit(0.0), has_book=pl.lit(False)
+        )
+    samples = (
+        book.filter(
+            ~pl.col("stale")
+            & (pl.col("mid") > 0)
+            & (pl.col("microprice") > 0)
+            & pl.col("imbalance").is_not_null()
+        )
+        .select(
+            pl.col("ts").cast(features.schema["ts"]),
+            "symbol",
+            _book_ts=pl.col("ts").cast(features.schema["ts"]),
+            _dev=(pl.col("microprice") / pl.col("mid")).log(),
+            _imb=pl.col("imbalance"),
+        )
+        .sort("ts")
+    )
+    out = features.sort("ts").join_asof(
+        samples, on="ts", by="symbol", strategy="backward", check_sortedness=False
+    )
+    fresh = pl.col("_book_ts").is_not_null() & (
+        (pl.col("ts") - pl.col("_book_ts")).dt.total_nanoseconds() <= BOOK_MAX_AGE_NS
+    )
+    return out.select(
+        *features.columns,
+        microprice_dev=pl.when(fresh).then(pl.col("_dev")).otherwise(0.0),
+        book_imbalance=pl.when(fresh).then(pl.col("_imb")).otherwise(0.0),
+        has_book=fresh,
     ).sort("symbol", "ts")
 
 

@@ -424,7 +424,7 @@ SENTIMENT_INDEX = pa.schema(
 
 # -- ML features (issue 5) ----------------------------------------------------------------------
 # Mirrors ``models.features.feature_columns(DEFAULT_HORIZONS)`` (1, 5, 15, 60 bars) plus the
-# as-of joined sentiment columns; tests/unit/models/test_feature_store.py holds the two equal.
+# as-of joined sentiment and book columns; tests/unit/models/test_feature_store.py holds them equal.
 
 _FEATURE_DOCS = (
     ("ret_1", "log return", "ln(close / close 1 bar earlier)"),
@@ -453,6 +453,9 @@ FEATURES = pa.schema(
         _field("sentiment_weight", pa.float64(), "texts", "decayed text count behind sentiment; 0 when none"),
         _field("market_sentiment", pa.float64(), "ratio", "latest market-wide (symbol '') sentiment index at or before ts; 0 when none"),
         _field("has_sentiment", pa.bool_(), "", "true when the symbol had a (non-null) sentiment index at or before ts"),
+        _field("microprice_dev", pa.float64(), "log return", "ln(microprice / mid) of the symbol's latest fresh book snapshot at or before ts (within 5 minutes); 0 when none"),
+        _field("book_imbalance", pa.float64(), "ratio", "top-of-book (bid_size - ask_size) / (bid_size + ask_size) of the same snapshot; 0 when none"),
+        _field("has_book", pa.bool_(), "", "true when such a book snapshot exists"),
     ],
     metadata={"dataset": "features", "sort": "symbol,ts"},
 )

@@ -11,9 +11,12 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from models.feature_store import (
+    BOOK_COLUMNS,
+    BOOK_MAX_AGE_NS,
     SENTIMENT_COLUMNS,
     compute_day_features,
     feature_dates,
+    join_book,
     latest_features,
     lookback_bars,
     materialise_features,
@@ -43,7 +46,9 @@ def ts(text: str) -> datetime:
 
 
 def test_schema_lists_the_feature_columns_and_the_sentiment_columns() -> None:
-    assert FEATURES.names == ["ts", "symbol", "interval", *FEATURE_NAMES, *SENTIMENT_COLUMNS]
+    assert FEATURES.names == [
+        "ts", "symbol", "interval", *FEATURE_NAMES, *SENTIMENT_COLUMNS, *BOOK_COLUMNS
+    ]  # fmt: skip
     assert lookback_bars() == 60
 
 
@@ -107,6 +112,51 @@ def write_index(lake: Lake, rows: list[tuple[str, str, float | None, float]]) ->
         }
     )
     lake.write_window("sentiment_index", conform(table, SENTIMENT_INDEX), Window.days(MONDAY, 3))
+
+
+def test_book_is_joined_as_of_the_feature_time_fresh_and_not_stale() -> None:
+    minute = 60_000_000_000
+    t0 = 1_767_600_000_000_000_000  # a round minute
+    features = pl.DataFrame(
+        {
+            "ts": pl.Series([t0 + k * minute for k in (1, 2, 3, 9)], dtype=pl.Int64).cast(
+                pl.Datetime("ns", "UTC")
+            ),
+            "symbol": ["ACME"] * 4,
+            "x": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    book = pl.DataFrame(
+        {
+            "ts": pl.Series(
+                [t0 + minute // 2, t0 + 2 * minute, t0 + 2 * minute + 1, t0 + 2 * minute + 2, t0 + 3 * minute],
+                dtype=pl.Int64,
+            ).cast(pl.Datetime("ns", "UTC")),
+            "symbol": ["ACME", "ACME", "ACME", "ACME", "BOLT"],
+            "mid": [100.0, 100.0, 100.0, 90.0, 50.0],
+            "microprice": [100.02, 99.99, 100.5, 91.0, 50.0],
+            "imbalance": [0.5, -0.25, 0.9, 0.1, 0.0],
+            "stale": [False, False, True, False, False],
+        }
+    )
+    out = join_book(features, book)
+    assert out["x"].to_list() == [1.0, 2.0, 3.0, 4.0]
+    # t0+1m: the sample at t0+30s; t0+2m: the one exactly at ts (those 1-2 ns later, never);
+    # t0+3m: the one at t0+2m+2ns (the stale one before it is skipped, BOLT's is another symbol)
+    assert out["microprice_dev"].to_list()[:3] == [
+        np.log(100.02 / 100.0), np.log(99.99 / 100.0), np.log(91.0 / 90.0)
+    ]  # fmt: skip
+    assert out["book_imbalance"].to_list()[:3] == [0.5, -0.25, 0.1]
+    # t0+9m: 7 minutes after the last sample, older than BOOK_MAX_AGE_NS
+    assert 7 * minute > BOOK_MAX_AGE_NS
+    assert out.row(3, named=True) | {"ts": None} == {
+        "ts": None, "symbol": "ACME", "x": 4.0, "microprice_dev": 0.0, "book_imbalance": 0.0,
+        "has_book": False,
+    }  # fmt: skip
+    assert out["has_book"].to_list() == [True, True, True, False]
+    none = join_book(features, None)
+    assert none["has_book"].to_list() == [False] * 4
+    assert none["microprice_dev"].to_list() == [0.0] * 4
 
 
 def test_sentiment_is_joined_as_of_the_feature_time_never_later(tmp_path) -> None:
