@@ -13,6 +13,8 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 export PREFECT_LOGGING_EXTRA_LOGGERS := shriven
 export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 export HF_HUB_OFFLINE := 1
+# numba's parallel kernels and torch share libgomp; idle spinning threads starve the other's work
+export OMP_WAIT_POLICY ?= PASSIVE
 export PYTHONPATH := $(CURDIR)
 
 PREFECT_PORT ?= 4200

