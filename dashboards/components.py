@@ -7,10 +7,12 @@ choice to ``account``, so the choice follows the user from page to page.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import streamlit as st
+
+from dashboards import data
 
 #: Shared session-state key of the selected trading account.
 ACCOUNT_KEY = "account"
@@ -86,3 +88,17 @@ def wait_for_trading_data(lake_root: str, has_data: object) -> None:
         )
 
     waiting()
+
+
+def trading_accounts_or_stop(
+    lake_root: str, before_stop: Callable[[], None] | None = None
+) -> list[str]:
+    """The accounts with trading data; with none, the empty state and ``st.stop()`` (after
+    ``before_stop``, for what a page shows even then)."""
+    accounts = data.load_accounts(lake_root)
+    if not accounts:
+        if before_stop is not None:
+            before_stop()
+        wait_for_trading_data(lake_root, lambda: bool(data.load_accounts(lake_root)))
+        st.stop()
+    return accounts

@@ -17,10 +17,7 @@ settings = st.session_state["settings"]
 
 st.title("Orders & fills")
 
-accounts = data.load_accounts(lake_root)
-if not accounts:
-    components.wait_for_trading_data(lake_root, lambda: bool(data.load_accounts(lake_root)))
-    st.stop()
+accounts = components.trading_accounts_or_stop(lake_root)
 
 account = components.account_selector("blotter", accounts, settings.trading.account)
 options = data.load_blotter_options(lake_root, account)

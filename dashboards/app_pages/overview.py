@@ -15,10 +15,7 @@ settings = st.session_state["settings"]
 
 st.title("Overview")
 
-accounts = data.load_accounts(lake_root)
-if not accounts:
-    components.wait_for_trading_data(lake_root, lambda: bool(data.load_accounts(lake_root)))
-    st.stop()
+accounts = components.trading_accounts_or_stop(lake_root)
 
 account = components.account_selector("overview", accounts, settings.trading.account)
 run_every = components.auto_refresh_toggle("overview")

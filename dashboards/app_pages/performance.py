@@ -32,10 +32,7 @@ settings = st.session_state["settings"]
 
 st.title("Performance")
 
-accounts = data.load_accounts(lake_root)
-if not accounts:
-    components.wait_for_trading_data(lake_root, lambda: bool(data.load_accounts(lake_root)))
-    st.stop()
+accounts = components.trading_accounts_or_stop(lake_root)
 
 account = components.account_selector("performance", accounts, settings.trading.account)
 with st.sidebar:

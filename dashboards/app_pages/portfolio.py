@@ -27,10 +27,7 @@ or the `rebalance` and `ml_inference` deployments from the Prefect UI (`make ser
 
 st.title("Portfolio")
 
-accounts = data.load_accounts(lake_root)
-if not accounts:
-    components.wait_for_trading_data(lake_root, lambda: bool(data.load_accounts(lake_root)))
-    st.stop()
+accounts = components.trading_accounts_or_stop(lake_root)
 
 account = components.account_selector("portfolio", accounts, settings.trading.account)
 run_every = components.auto_refresh_toggle("portfolio")

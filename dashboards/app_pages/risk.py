@@ -37,11 +37,7 @@ def kill_switch() -> None:
         )
 
 
-accounts = data.load_accounts(lake_root)
-if not accounts:
-    kill_switch()
-    components.wait_for_trading_data(lake_root, lambda: bool(data.load_accounts(lake_root)))
-    st.stop()
+accounts = components.trading_accounts_or_stop(lake_root, before_stop=kill_switch)
 
 account = components.account_selector("risk", accounts, settings.trading.account)
 run_every = components.auto_refresh_toggle("risk")

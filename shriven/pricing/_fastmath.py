@@ -95,14 +95,9 @@ _E13 = _INV_FACT[13]
 
 
 @njit(cache=True, inline="always")
-def fexp(x):
-    """exp(x), branch-free (see the module docstring)."""
-    # Clamp with comparisons that keep NaN (a NaN x fails both tests).
-    xc = 710.0 if x > 710.0 else x
-    xc = -746.0 if xc < -746.0 else xc
-    kf = (xc * _LOG2E + _ROUND) - _ROUND
-    kf = kf if kf == kf else 0.0
-    r = (xc - kf * _LN2_HI) - kf * _LN2_LO
+def _exp_reduced(x, kf):
+    """exp(x - kf ln2), |x - kf ln2| <= ln2 / 2: the polynomial shared by the two exps."""
+    r = (x - kf * _LN2_HI) - kf * _LN2_LO
     # Taylor series to degree 13 on |r| <= ln2 / 2: truncation error 4e-18.
     r2 = r * r
     r4 = r2 * r2
@@ -110,7 +105,18 @@ def fexp(x):
         (_E9 * r + _E8) * r2 + (_E7 * r + _E6)
     )
     p_lo = ((_E5 * r + _E4) * r2 + (_E3 * r + _E2)) * r2
-    p = 1.0 + (r + (p_lo + p_hi * (r4 * r2)))
+    return 1.0 + (r + (p_lo + p_hi * (r4 * r2)))
+
+
+@njit(cache=True, inline="always")
+def fexp(x):
+    """exp(x), branch-free (see the module docstring)."""
+    # Clamp with comparisons that keep NaN (a NaN x fails both tests).
+    xc = 710.0 if x > 710.0 else x
+    xc = -746.0 if xc < -746.0 else xc
+    kf = (xc * _LOG2E + _ROUND) - _ROUND
+    kf = kf if kf == kf else 0.0
+    p = _exp_reduced(xc, kf)
     # 2^k as two factors so that subnormal results (k down to -1075) and overflow come out right.
     k = int(kf)
     k1 = k >> 1
@@ -125,15 +131,7 @@ def fexp_in_range(x):
     use it only where out-of-range elements are recomputed elsewhere (the discount factors of
     pass 1, whose ``|r T| < 500`` is checked)."""
     kf = (x * _LOG2E + _ROUND) - _ROUND
-    r = (x - kf * _LN2_HI) - kf * _LN2_LO
-    r2 = r * r
-    r4 = r2 * r2
-    p_hi = ((_E13 * r + _E12) * r2 + (_E11 * r + _E10)) * r4 + (
-        (_E9 * r + _E8) * r2 + (_E7 * r + _E6)
-    )
-    p_lo = ((_E5 * r + _E4) * r2 + (_E3 * r + _E2)) * r2
-    p = 1.0 + (r + (p_lo + p_hi * (r4 * r2)))
-    return p * _i2f((int(kf) + 1023) << 52)
+    return _exp_reduced(x, kf) * _i2f((int(kf) + 1023) << 52)
 
 
 _LG1 = 6.666666666666735130e-01

@@ -160,26 +160,33 @@ def _erf_small(z):
 
 
 @njit(cache=True, inline="always")
+def _cody_small_fraction(y):
+    """Cody's erfcx(y) rational for 0.46875 < y <= 4 as (numerator, denominator)."""
+    num = _CODY_C8 * y
+    den = y
+    num = (num + _CODY_C0) * y
+    den = (den + _CODY_D0) * y
+    num = (num + _CODY_C1) * y
+    den = (den + _CODY_D1) * y
+    num = (num + _CODY_C2) * y
+    den = (den + _CODY_D2) * y
+    num = (num + _CODY_C3) * y
+    den = (den + _CODY_D3) * y
+    num = (num + _CODY_C4) * y
+    den = (den + _CODY_D4) * y
+    num = (num + _CODY_C5) * y
+    den = (den + _CODY_D5) * y
+    num = (num + _CODY_C6) * y
+    den = (den + _CODY_D6) * y
+    return num + _CODY_C7, den + _CODY_D7
+
+
+@njit(cache=True, inline="always")
 def _erfcx_large(y):
     """erfcx(y) = exp(y^2) erfc(y) for y > 0.46875 (Cody), no exponential needed."""
     if y <= 4.0:
-        num = _CODY_C8 * y
-        den = y
-        num = (num + _CODY_C0) * y
-        den = (den + _CODY_D0) * y
-        num = (num + _CODY_C1) * y
-        den = (den + _CODY_D1) * y
-        num = (num + _CODY_C2) * y
-        den = (den + _CODY_D2) * y
-        num = (num + _CODY_C3) * y
-        den = (den + _CODY_D3) * y
-        num = (num + _CODY_C4) * y
-        den = (den + _CODY_D4) * y
-        num = (num + _CODY_C5) * y
-        den = (den + _CODY_D5) * y
-        num = (num + _CODY_C6) * y
-        den = (den + _CODY_D6) * y
-        return (num + _CODY_C7) / (den + _CODY_D7)
+        num, den = _cody_small_fraction(y)
+        return num / den
     zz = 1.0 / (y * y)
     num = ((((_CODY_P5 * zz + _CODY_P0) * zz + _CODY_P1) * zz + _CODY_P2) * zz + _CODY_P3) * zz
     den = ((((zz + _CODY_Q0) * zz + _CODY_Q1) * zz + _CODY_Q2) * zz + _CODY_Q3) * zz
@@ -333,30 +340,15 @@ def _erfcx_fraction(y):
     polynomials in u = y^2 (positive coefficients: no cancellation) and needs no 1 / y^2. A
     branch-free caller picks a fraction and divides once. Valid for y < 1e25 (u^5 stays finite).
     """
-    num = _CODY_C8 * y
-    den = y
-    num = (num + _CODY_C0) * y
-    den = (den + _CODY_D0) * y
-    num = (num + _CODY_C1) * y
-    den = (den + _CODY_D1) * y
-    num = (num + _CODY_C2) * y
-    den = (den + _CODY_D2) * y
-    num = (num + _CODY_C3) * y
-    den = (den + _CODY_D3) * y
-    num = (num + _CODY_C4) * y
-    den = (den + _CODY_D4) * y
-    num = (num + _CODY_C5) * y
-    den = (den + _CODY_D5) * y
-    num = (num + _CODY_C6) * y
-    den = (den + _CODY_D6) * y
+    num, den = _cody_small_fraction(y)
     u = y * y
     nu = ((((_CODY_P4 * u + _CODY_P3) * u + _CODY_P2) * u + _CODY_P1) * u + _CODY_P0) * u + _CODY_P5
     du = ((((_CODY_Q4 * u + _CODY_Q3) * u + _CODY_Q2) * u + _CODY_Q1) * u + _CODY_Q0) * u + 1.0
     # erfcx = (1/sqrt(pi) - nu / (u du)) / y
     udu = u * du
     small = y <= 4.0
-    top = num + _CODY_C7 if small else _INV_SQRTPI * udu - nu
-    bottom = den + _CODY_D7 if small else udu * y
+    top = num if small else _INV_SQRTPI * udu - nu
+    bottom = den if small else udu * y
     return top, bottom
 
 
