@@ -14,7 +14,8 @@ Order of work at each wake-up time ``t`` (a bar close, a quote sample, a timer o
    ``mark_max_age_ns``);
 4. signals with ``ts <= t`` are handed to strategies, each journaled as consumed after the
    orders it caused (so a crash in between re-delivers it, and its deterministic order ids make
-   the retry idempotent);
+   the retry idempotent); then the gateway's commands (orders and cancels from the durable
+   command log), each journaled as consumed the same way;
 5. quote samples, execution algos (TWAP, VWAP, iceberg children) and due timers;
 6. the new equity goes to the risk manager (daily loss, drawdown); a move to HALTED cancels every
    working order at once.
@@ -40,6 +41,7 @@ import numpy as np
 
 from shriven.engine.bars import BarSeries, BarStream, SeriesBars
 from shriven.engine.clock import Clock, SimulatedClock
+from shriven.engine.commands import GATEWAY_STRATEGY, CommandKind, CommandLog
 from shriven.engine.killswitch import KillSwitch
 from shriven.execution.algos import TWAP, VWAP, Iceberg
 from shriven.model.enums import (
@@ -95,6 +97,7 @@ class EngineStats:
     bars: int = 0
     quotes: int = 0
     signals: int = 0
+    commands: int = 0
     orders_submitted: int = 0
     orders_denied: int = 0
     venue_events: int = 0
@@ -190,6 +193,7 @@ class TradingEngine:
         pnl=None,
         kill_switch: KillSwitch | None = None,
         market_events: Callable[[int], int] | None = None,
+        commands: CommandLog | None = None,
     ) -> None:
         ids = [s.strategy_id for s in strategies]
         if len(set(ids)) != len(ids):
@@ -220,6 +224,7 @@ class TradingEngine:
         self.signals = signals
         self.pnl = pnl
         self.kill_switch = kill_switch
+        self.commands = commands
         self._market_events = market_events
         self._timers: list[tuple[int, int, str]] = []
         self._timer_seq = 0
@@ -306,6 +311,11 @@ class TradingEngine:
     def now(self) -> int:
         """Engine time (ns) of the work being done."""
         return self._now
+
+    @property
+    def kill_switch_on(self) -> bool:
+        """Whether the manual kill switch was on at the last wake-up."""
+        return self._kill_on
 
     def next_wakeup(self) -> int | None:
         """The next time something is due: a bar close, a quote sample, a timer (None: nothing)."""
@@ -481,6 +491,8 @@ class TradingEngine:
         if self.signals is not None:
             self._deliver_signals(t)
         self._flush_deferred()
+        if self.commands is not None:
+            self._deliver_commands(t)
         if self._algos:
             self._run_algos()
             self._flush_deferred()
@@ -607,6 +619,32 @@ class TradingEngine:
                 self._signal_context = None
             self.oms.signal_consumed(sig.offset, t)
         del pending[:done]
+
+    def _deliver_commands(self, t: int) -> None:
+        """Act once on each gateway command logged after the last one the journal says was done."""
+        for command in self.commands.read_after(self.oms.last_command_offset):
+            self.stats.commands += 1
+            if command.kind == CommandKind.CANCEL_ORDER:
+                self.cancel(command.client_order_id)
+            else:
+                request = OrderRequest(
+                    client_order_id=command.client_order_id, symbol=command.symbol,
+                    side=command.side, quantity=command.quantity, order_type=command.order_type,
+                    price=command.price, strategy_id=GATEWAY_STRATEGY, ts=t,
+                )  # fmt: skip
+                if command.symbol in self.instruments:
+                    self.submit_request(request)
+                else:
+                    self._deny_unknown_symbol(request)
+            self.oms.command_consumed(command.offset, t)
+
+    def _deny_unknown_symbol(self, request: OrderRequest) -> None:
+        _, created = self.oms.create(request)
+        if created:
+            name = RiskReason.UNKNOWN_SYMBOL.name
+            self.stats.orders_denied += 1
+            self.stats.denials_by_reason[name] = self.stats.denials_by_reason.get(name, 0) + 1
+            self.oms.deny(request.client_order_id, name, self._now)
 
     def _sample_pnl(self, t: int, force: bool = False) -> None:
         if self.pnl is None:

@@ -24,8 +24,10 @@ import pyarrow.compute as pc
 from shriven.config import INTERVALS_NS, Settings
 from shriven.engine.bars import BarSeries, bars_from_feed
 from shriven.engine.clock import Clock, ScaledWallClock, SimulatedClock, WallClock
+from shriven.engine.commands import CommandLog, commands_path
 from shriven.engine.engine import EngineConfig, NoVenue, TradingEngine, feed_event_counter
 from shriven.engine.killswitch import KillSwitch
+from shriven.engine.status import STATUS_FILE, engine_status, write_status
 from shriven.execution.router import Router
 from shriven.execution.simulated import SimulatedExchange
 from shriven.lake.layout import Window, day_start_ns
@@ -242,6 +244,7 @@ def build_stack(
     signals: SignalLog | None = None,
     kill_switch: KillSwitch | None = None,
     on_risk_event: Callable[[RiskEvent], None] | None = None,
+    commands: CommandLog | None = None,
 ) -> TradingStack:
     """Build (or recover from its journal) everything an engine needs except the session's venue."""
     journal_path.parent.mkdir(parents=True, exist_ok=True)
@@ -271,7 +274,7 @@ def build_stack(
     engine = TradingEngine(
         config, clock=clock, venue=NoVenue(), risk=risk, oms=oms, portfolio=portfolio,
         strategies=strategies, instruments=_instruments(settings, symbols), signals=signals,
-        pnl=pnl, kill_switch=kill_switch,
+        pnl=pnl, kill_switch=kill_switch, commands=commands,
     )  # fmt: skip
     if saved is not None:
         engine.booked_trade_ids = set(saved.included_trade_ids)
@@ -459,7 +462,8 @@ class TradingSession:
         max_wall_s: float | None = None,
         until_ns: int | None = None,
         checkpoint_every_s: float = 60.0,
-        poll_s: float = 0.5,
+        status_every_s: float = 1.0,
+        poll_s: float = 0.25,
         should_stop: Callable[[], bool] = lambda: False,
         on_progress: Callable[[dict[str, object]], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -468,7 +472,8 @@ class TradingSession:
         """Trade until the session ends, ``until_ns``, ``max_wall_s`` or ``should_stop()``.
 
         At the end the state goes to the lake and, with ``compact``, the journal is compacted
-        to the working orders (the portfolio is saved beside it).
+        to the working orders (the portfolio is saved beside it). The status file (open orders,
+        positions, PnL, risk state; read by the gateway) is rewritten every ``status_every_s``.
         """
         engine = self.engine
         end = min(self.session_end_ns, until_ns) if until_ns is not None else self.session_end_ns
@@ -476,11 +481,15 @@ class TradingSession:
             self.clock.anchor(self.start_ns)  # a replay starts where it was set up, however long that took
         wall0 = time.monotonic()
         last_cp = wall0
+        last_status = -math.inf
         engine.start()
         while True:
             now = min(self.clock.now(), end)
             engine.run_until(now)
             wall = time.monotonic()
+            if wall - last_status >= status_every_s:
+                self.write_status()
+                last_status = wall
             if wall - last_cp >= checkpoint_every_s:
                 self.checkpoint()
                 last_cp = wall
@@ -497,8 +506,13 @@ class TradingSession:
             self.checkpoints += 1
         else:
             self.checkpoint()
+        self.write_status()
         self.stack.oms.journal.close()
         return self.status()
+
+    def write_status(self) -> None:
+        """Rewrite the account's status file (what the gateway answers between checkpoints)."""
+        write_status(self.stack.journal_path.with_name(STATUS_FILE), engine_status(self.engine))
 
     def status(self) -> dict[str, object]:
         """Counts and the account, for logs and the flow's artifact."""
@@ -554,6 +568,7 @@ def open_paper_session(
         journal_path=Path(settings.trading_dir) / account / "journal.bin",
         fsync=settings.trading.journal_fsync, signals=SignalLog(settings.lake_root, symbols=symbols),
         kill_switch=KillSwitch(settings.state_dir), on_risk_event=on_risk_event,
+        commands=CommandLog(commands_path(settings.trading_dir, account)),
     )  # fmt: skip
     if speed is not None:
         # a replay starts at the open, or resumes where the journal stopped; its clock is
@@ -629,6 +644,7 @@ def open_live_session(
         symbols=symbols, prices={}, journal_path=Path(settings.trading_dir) / account / "journal.bin",
         fsync=settings.trading.journal_fsync, signals=SignalLog(settings.lake_root, symbols=symbols),
         kill_switch=KillSwitch(settings.state_dir), on_risk_event=on_risk_event,
+        commands=CommandLog(commands_path(settings.trading_dir, account)),
     )  # fmt: skip
     now = clock.now()
     source = CcxtSource(settings.ccxt, exchange=exchange)

@@ -28,7 +28,13 @@ from typing import NamedTuple
 import msgspec
 
 from shriven.model.records import OrderEvent, OrderRequest
-from shriven.oms.records import JournalRecord, OrderSnapshot, SignalConsumed, Snapshot
+from shriven.oms.records import (
+    CommandConsumed,
+    JournalRecord,
+    OrderSnapshot,
+    SignalConsumed,
+    Snapshot,
+)
 
 __all__ = [
     "MAGIC",
@@ -51,7 +57,7 @@ _HEAD_SIZE = _HEAD.size
 #: A frame longer than this is taken as a garbage length, never allocated.
 _MAX_FRAME = 1 << 30
 
-_TAGS: dict[type, int] = {OrderRequest: 1, OrderEvent: 2, SignalConsumed: 3, Snapshot: 4}
+_TAGS: dict[type, int] = {OrderRequest: 1, OrderEvent: 2, SignalConsumed: 3, Snapshot: 4, CommandConsumed: 5}
 _ENCODER = msgspec.msgpack.Encoder()
 _FRAME_DECODER = msgspec.msgpack.Decoder(list[tuple[int, msgspec.Raw]])
 _DECODERS = {tag: msgspec.msgpack.Decoder(cls) for cls, tag in _TAGS.items()}

@@ -20,7 +20,7 @@ from shriven.model.enums import OrderEventKind, OrderState, OrderType
 from shriven.model.records import Fill, OrderEvent, OrderRequest
 from shriven.oms.journal import MAGIC, Journal
 from shriven.oms.order import Order
-from shriven.oms.records import JournalRecord, SignalConsumed, Snapshot
+from shriven.oms.records import CommandConsumed, JournalRecord, SignalConsumed, Snapshot
 from shriven.oms.state import PENDING_STATES, IllegalTransition, next_state
 from shriven.schemas import FILLS, ORDERS
 
@@ -61,6 +61,7 @@ class OrderManager:
         self._fills: list[Fill] = []
         self._positions: dict[str, float] = {}
         self._last_signal_offset = -1
+        self._last_command_offset = -1
         self.illegal_transitions = 0
         self.unknown_orders = 0
         self.duplicate_fills = 0
@@ -180,6 +181,21 @@ class OrderManager:
         self.journal.append(SignalConsumed(offset=offset, ts=ts), sync=not self.group_commit)
         self._last_signal_offset = offset
 
+    def command_consumed(self, offset: int, ts: int) -> None:
+        """Journal that the command-log entry at ``offset`` was acted on (as ``signal_consumed``).
+
+        A lost record only re-delivers the command: its order id is a function of the principal
+        and idempotency key, so the OMS answers the re-submit idempotently.
+        """
+        if offset == self._last_command_offset:
+            return
+        if offset < self._last_command_offset:
+            raise ValueError(
+                f"command offset {offset} is below the last consumed {self._last_command_offset}"
+            )
+        self.journal.append(CommandConsumed(offset=offset, ts=ts), sync=not self.group_commit)
+        self._last_command_offset = offset
+
     # -- venue outcomes -------------------------------------------------------------------
 
     def apply(self, event: OrderEvent) -> Fill | None:
@@ -218,6 +234,11 @@ class OrderManager:
         """Offset of the last signal consumed; -1 if none."""
         return self._last_signal_offset
 
+    @property
+    def last_command_offset(self) -> int:
+        """Offset of the last command-log entry consumed; -1 if none."""
+        return self._last_command_offset
+
     def positions(self) -> dict[str, float]:
         """Signed position per symbol: the sum of signed fills (carried through compaction)."""
         return dict(self._positions)
@@ -228,6 +249,7 @@ class OrderManager:
         ids = {o.client_order_id for o in kept}
         return Snapshot(
             last_signal_offset=self._last_signal_offset,
+            last_command_offset=self._last_command_offset,
             positions=dict(sorted(self._positions.items())),
             orders=[o.to_snapshot() for o in kept],
             fills=[f for f in self._fills if f.client_order_id in ids],
@@ -448,6 +470,8 @@ class OrderManager:
                 self._create(record)
         elif isinstance(record, SignalConsumed):
             self._last_signal_offset = max(self._last_signal_offset, record.offset)
+        elif isinstance(record, CommandConsumed):
+            self._last_command_offset = max(self._last_command_offset, record.offset)
         elif isinstance(record, Snapshot):
             self._load(record)
         else:  # pragma: no cover - the journal decodes only the types above
@@ -457,6 +481,7 @@ class OrderManager:
         """Replace the state by a compaction snapshot."""
         self._reset(self.account)
         self._last_signal_offset = snapshot.last_signal_offset
+        self._last_command_offset = snapshot.last_command_offset
         self._positions = dict(snapshot.positions)
         for item in snapshot.orders:
             order = Order.from_snapshot(item)

@@ -11,11 +11,18 @@ import msgspec
 from shriven.model.enums import OrderState
 from shriven.model.records import Fill, OrderEvent, OrderRequest
 
-__all__ = ["JournalRecord", "OrderSnapshot", "SignalConsumed", "Snapshot"]
+__all__ = ["CommandConsumed", "JournalRecord", "OrderSnapshot", "SignalConsumed", "Snapshot"]
 
 
 class SignalConsumed(msgspec.Struct, frozen=True, kw_only=True):
     """The engine has acted on the signal at ``offset``: a restart resumes after it (exactly once)."""
+
+    offset: int
+    ts: int
+
+
+class CommandConsumed(msgspec.Struct, frozen=True, kw_only=True):
+    """The engine has acted on the command-log entry at ``offset`` (gateway orders, exactly once)."""
 
     offset: int
     ts: int
@@ -51,7 +58,8 @@ class Snapshot(msgspec.Struct, frozen=True, kw_only=True):
     positions: dict[str, float]
     orders: list[OrderSnapshot]
     fills: list[Fill] = []
+    last_command_offset: int = -1
 
 
 #: What the journal stores, one or more per framed commit.
-JournalRecord = OrderRequest | OrderEvent | SignalConsumed | Snapshot
+JournalRecord = OrderRequest | OrderEvent | SignalConsumed | Snapshot | CommandConsumed
