@@ -9,6 +9,9 @@ import time
 from datetime import date
 from typing import TYPE_CHECKING
 
+from cli import apikeys
+from cli import secrets as secrets_cli
+
 if TYPE_CHECKING:
     from shriven.config import Settings
 
@@ -84,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
     sig.add_argument("target", type=float, help="target position (base units), or weight with --weight")
     sig.add_argument("--weight", action="store_true", help="target is a weight of equity")
     sig.add_argument("--source", default="cli")
+
+    sub.add_parser("gateway", help="serve the REST gateway (settings [gateway]; default 127.0.0.1:8080)")
+    apikeys.add_parser(sub)
+    secrets_cli.add_parser(sub)
 
     sub.add_parser("demo", help="one synthetic day through the whole pipeline, then a tour")
     sub.add_parser("config", help="print the effective settings")
@@ -173,6 +180,14 @@ def _run(args: argparse.Namespace) -> int:
             print(f"shriven signal: rejected ({', '.join(result.reasons)}); see the quarantine view", file=sys.stderr)
             return 2
         print(f"signal {result.first_offset}: {args.symbol} {kind.name.lower()} {args.target}")
+    elif args.command == "apikey":
+        return apikeys.run(settings, args)
+    elif args.command == "secrets":
+        return secrets_cli.run(settings, args)
+    elif args.command == "gateway":
+        from gateway.__main__ import main as serve_gateway
+
+        return serve_gateway()
     elif args.command == "demo":
         return _demo(settings)
     return 0

@@ -99,6 +99,7 @@ PAGES = {
             icon=":material/account_tree:",
             url_path="pipelines",
         ),
+        st.Page("app_pages/health.py", title="Health", icon=":material/monitor_heart:", url_path="health"),
     ],
 }
 

@@ -1,0 +1,187 @@
+"""Health: the platform's components (lake, execution, kill switch, Prefect, gateway, flows) and
+the engine's latency and reject metrics from the snapshot files of ``<state_dir>/metrics/``.
+
+Widget keys are prefixed ``health_``. The report is :func:`shriven.observability.health.check_health`,
+the same one the gateway serves at ``/health``; the gateway is probed at the sidebar's URL
+(default ``SHRIVEN_GATEWAY_URL``). Loaders live here, cached for ``HEALTH_TTL_S`` seconds.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from dashboards import components, data
+from shriven.config import Settings
+from shriven.observability.health import HealthReport, HealthStatus, check_health
+from shriven.observability.metrics import (
+    METRICS_DIR_NAME,
+    ORDER_REJECTS,
+    RISK_CHECK_LATENCY,
+    TICK_TO_ORDER_LATENCY,
+    MetricsSnapshot,
+    read_snapshots,
+)
+
+#: Seconds a health report or the snapshot files are reused before they are read again.
+HEALTH_TTL_S = 5
+#: Latency histograms shown, with their labels.
+LATENCIES = {RISK_CHECK_LATENCY: "Risk check", TICK_TO_ORDER_LATENCY: "Tick to order"}
+#: Background colour of each status in the components table.
+STATUS_COLOURS = {
+    HealthStatus.OK: "#d4edda",
+    HealthStatus.DEGRADED: "#fff3cd",
+    HealthStatus.DOWN: "#f8d7da",
+    HealthStatus.UNKNOWN: "#e2e3e5",
+}
+#: How the headline shows the overall status.
+HEADLINES = {
+    HealthStatus.OK: (st.success, ":material/check_circle:"),
+    HealthStatus.DEGRADED: (st.warning, ":material/warning:"),
+    HealthStatus.DOWN: (st.error, ":material/error:"),
+    HealthStatus.UNKNOWN: (st.info, ":material/help:"),
+}
+
+NO_METRICS_HELP = """\
+**No engine metrics yet** in `{metrics_dir}`.
+
+The execution flow writes its latency histograms and reject counters there at each checkpoint.
+Start the Prefect server, the deployments and a worker with `make serve`, then run the
+`execution/paper` deployment from the Prefect UI (or `shriven trade`).
+"""
+
+
+@st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False)
+def load_health(
+    data_dir: str, _settings: Settings, prefect_api_url: str | None, gateway_url: str | None
+) -> HealthReport:
+    """The health report of the platform whose data directory is ``data_dir``."""
+    return check_health(_settings, prefect_api_url=prefect_api_url, gateway_url=gateway_url)
+
+
+@st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False)
+def load_snapshots(metrics_dir: str) -> list[MetricsSnapshot]:
+    """Every readable metrics snapshot file (unreadable ones are skipped)."""
+    return read_snapshots(metrics_dir)
+
+
+def components_table(report: HealthReport) -> pl.DataFrame:
+    """One row per component: name, status, detail."""
+    return pl.DataFrame(
+        {
+            "component": [c.name for c in report.components],
+            "status": [str(c.status) for c in report.components],
+            "detail": [c.detail for c in report.components],
+        },
+        schema={"component": pl.String, "status": pl.String, "detail": pl.String},
+    )
+
+
+def _microseconds(ns: float) -> float | None:
+    return None if math.isnan(ns) else ns / 1e3
+
+
+def latency_table(snapshots: list[MetricsSnapshot]) -> pl.DataFrame:
+    """p50 and p99 (upper bounds of their buckets, µs) of the known latency histograms."""
+    rows = [
+        {
+            "component": s.component,
+            "metric": label,
+            "count": h.count,
+            "p50_us": _microseconds(h.quantile_ns(0.5)),
+            "p99_us": _microseconds(h.quantile_ns(0.99)),
+        }
+        for s in snapshots
+        for name, label in LATENCIES.items()
+        if (h := s.histograms.get(name)) is not None and h.count > 0
+    ]
+    schema = {
+        "component": pl.String,
+        "metric": pl.String,
+        "count": pl.Int64,
+        "p50_us": pl.Float64,
+        "p99_us": pl.Float64,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def rejects_by_reason(snapshots: list[MetricsSnapshot]) -> pl.DataFrame:
+    """Order rejects summed over components, by reason, most first."""
+    totals: dict[str, float] = {}
+    for s in snapshots:
+        counter = s.counters.get(ORDER_REJECTS)
+        for reason, value in (counter.values if counter else {}).items():
+            totals[reason] = totals.get(reason, 0.0) + value
+    frame = pl.DataFrame(
+        {"reason": list(totals), "rejects": list(totals.values())},
+        schema={"reason": pl.String, "rejects": pl.Float64},
+    )
+    return frame.sort("rejects", descending=True)
+
+
+def _colour_status(value: str) -> str:
+    colour = STATUS_COLOURS.get(value)  # type: ignore[call-overload]  # StrEnum keys equal str
+    return f"background-color: {colour}" if colour else ""
+
+
+settings: Settings = st.session_state["settings"]
+metrics_dir = str(Path(settings.state_dir) / METRICS_DIR_NAME)
+
+st.title("Health")
+run_every = components.auto_refresh_toggle("health")
+gateway_url = st.sidebar.text_input(
+    "Gateway URL",
+    value=os.environ.get("SHRIVEN_GATEWAY_URL", ""),
+    key="health_gateway_url",
+    help="The gateway's base URL; its /health is probed. Empty: the gateway is not checked.",
+).strip()
+prefect_api_url = data.prefect_api_url()
+
+
+@st.fragment(run_every=run_every)
+def health() -> None:
+    """The overall status, the components table and the engine's metrics."""
+    report = load_health(settings.data_dir, settings, prefect_api_url, gateway_url or None)
+    show, icon = HEADLINES[report.status]
+    show(f"**Platform {report.status.upper()}**", icon=icon)
+    st.dataframe(
+        components_table(report).to_pandas().style.map(_colour_status, subset=["status"]),
+        hide_index=True,
+        column_config={
+            "component": st.column_config.TextColumn("Component"),
+            "status": st.column_config.TextColumn("Status"),
+            "detail": st.column_config.TextColumn("Detail", width="large"),
+        },
+    )
+
+    st.subheader("Engine metrics")
+    snapshots = load_snapshots(metrics_dir)
+    latencies = latency_table(snapshots)
+    rejects = rejects_by_reason(snapshots)
+    if latencies.is_empty() and rejects.is_empty():
+        st.info(NO_METRICS_HELP.format(metrics_dir=metrics_dir), icon=":material/info:")
+    else:
+        if not latencies.is_empty():
+            st.caption("Latency quantiles: upper bounds of their histogram buckets.")
+            st.dataframe(
+                latencies,
+                hide_index=True,
+                column_config={
+                    "component": st.column_config.TextColumn("Component"),
+                    "metric": st.column_config.TextColumn("Latency"),
+                    "count": st.column_config.NumberColumn("Observations", format="%d"),
+                    "p50_us": st.column_config.NumberColumn("p50 (µs)", format="%.2f"),
+                    "p99_us": st.column_config.NumberColumn("p99 (µs)", format="%.2f"),
+                },
+            )
+        if not rejects.is_empty():
+            st.caption("Order rejects by reason")
+            st.bar_chart(rejects, x="reason", y="rejects", horizontal=True)
+    components.refreshed_caption(run_every)
+
+
+health()

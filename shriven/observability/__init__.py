@@ -1,0 +1,1 @@
+"""Observability: structured logs, cheap in-process metrics exported through snapshot files, health."""

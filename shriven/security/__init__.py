@@ -1,0 +1,1 @@
+"""Authentication core of the gateway: roles, JWTs, API keys, rate limits and the audit log."""
