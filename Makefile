@@ -24,7 +24,7 @@ RUN_DIR := $(SHRIVEN_DATA_DIR)/run
 # Use the server that `make serve` started when it is up; otherwise flows start Prefect's local one.
 SERVER_UP = $(shell curl -fs -o /dev/null $(PREFECT_URL)/health && echo yes)
 
-.PHONY: install browser demo test test-fast bench serve stop dashboard sql lint clean
+.PHONY: install browser demo test test-fast bench serve stop dashboard gateway sql lint clean
 
 install: $(STAMP)
 
@@ -90,12 +90,17 @@ dashboard: install
 	$(BIN)/streamlit run dashboards/streamlit_app.py --server.address 127.0.0.1 --server.port 8501 \
 	  --browser.gatherUsageStats false --server.headless true --client.toolbarMode viewer
 
+# The REST gateway on 127.0.0.1:8080 (OpenAPI at /docs); first key: `.venv/bin/shriven apikey create --subject you --role admin`.
+gateway: install
+	@if [ "$(SERVER_UP)" = yes ]; then export PREFECT_API_URL=$(PREFECT_URL); fi; \
+	$(BIN)/python -m gateway
+
 # An SQL shell over the lake views (in memory: never locks data/warehouse.duckdb).
 sql: install
 	$(BIN)/shriven sql
 
 lint: install
-	$(BIN)/ruff check shriven cli flows tasks dashboards tests bench
+	$(BIN)/ruff check shriven cli flows tasks dashboards gateway models tests bench
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache

@@ -55,6 +55,9 @@ def main() -> None:
     # Its own process too: AppTest runs the app in this interpreter (Streamlit's caches, its
     # warnings outside `streamlit run`), and the lake it builds is freed when it exits.
     subprocess.run([sys.executable, str(Path(__file__).with_name("bench_dashboards.py"))], check=True)
+    print("\n== gateway: order submission over loopback HTTP against bare FastAPI ==", flush=True)
+    # Its own process too: it starts the gateway and the baseline as server processes of its own.
+    subprocess.run([sys.executable, str(Path(__file__).with_name("bench_gateway.py"))], check=True)
     print("\n== demo pipeline through Prefect ==")
     bench_pipeline.print_result(bench_pipeline.run())
     print(f"\nall benchmarks in {time.perf_counter() - started:.0f} s")

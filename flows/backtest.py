@@ -8,11 +8,12 @@ from typing import Literal
 from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 
+from flows import OUTCOME_HOOKS
 from tasks.reporting import reports_dir, tearsheet_task
 from tasks.trading import backtest_task
 
 
-@flow(name="backtest")
+@flow(name="backtest", **OUTCOME_HOOKS)
 def backtest(
     start: date | None = None, days: int = 1, strategies: str | None = None, run_id: str | None = None,
     conventions: Literal["equities", "crypto"] = "equities",

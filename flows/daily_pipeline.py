@@ -8,13 +8,14 @@ from datetime import UTC, date, datetime, timedelta
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
+from flows import OUTCOME_HOOKS
 from flows.aggregate_bars import aggregate_bars
 from flows.ingest_market_data import ingest_market_data
 from tasks.book import book_snapshots_task
 from tasks.lake import compact_task, refresh_warehouse_task
 
 
-@flow(name="daily_pipeline")
+@flow(name="daily_pipeline", **OUTCOME_HOOKS)
 def daily_pipeline(
     day: date | None = None,
     days: int = 1,

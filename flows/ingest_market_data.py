@@ -8,6 +8,7 @@ from datetime import date
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
+from flows import OUTCOME_HOOKS
 from shriven.lake.layout import NS_PER_DAY, Window, ns_to_date
 from tasks.marketdata import file_time_range_task, ingest_window_task
 
@@ -36,7 +37,7 @@ def plan_windows(
     return [Window(end - lookback_minutes * NS_PER_MINUTE, end)]
 
 
-@flow(name="ingest_market_data")
+@flow(name="ingest_market_data", **OUTCOME_HOOKS)
 def ingest_market_data(
     source: str = "synthetic",
     start: date | None = None,

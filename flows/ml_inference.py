@@ -16,6 +16,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.states import Failed
 
+from flows import OUTCOME_HOOKS
 from models.inference import DEFAULT_MAX_WEIGHT
 from models.registry import DEFAULT_ALIAS
 from shriven.config import load_settings
@@ -27,7 +28,7 @@ from tasks.ml import (
 )
 
 
-@flow(name="ml_inference")
+@flow(name="ml_inference", **OUTCOME_HOOKS)
 def ml_inference(
     name: str = "momentum-gbm",
     alias: str = DEFAULT_ALIAS,

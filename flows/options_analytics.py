@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 from prefect import flow
 from prefect.artifacts import create_table_artifact
 
+from flows import OUTCOME_HOOKS
 from tasks.options import options_analytics_task
 
 
-@flow(name="options_analytics")
+@flow(name="options_analytics", **OUTCOME_HOOKS)
 def options_analytics(day: date | None = None, days: int = 1) -> dict[str, object]:
     """Price the chains of whole UTC days (yesterday by default) from the lake's daily bars."""
     first = day or (datetime.now(UTC).date() - timedelta(days=1))

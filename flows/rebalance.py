@@ -16,12 +16,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from flows import OUTCOME_HOOKS
 from shriven.optimize.covariance import CovarianceKind
 from shriven.optimize.rebalance import Method, RebalanceParams
 from tasks.portfolio import append_signals_task, plan_rebalance_task, publish_weights_task
 
 
-@flow(name="rebalance")
+@flow(name="rebalance", **OUTCOME_HOOKS)
 def rebalance(
     method: Method = "min_variance",
     lookback_days: int = 60,

@@ -16,10 +16,11 @@ from typing import Literal
 
 from prefect import flow, get_run_logger
 
+from flows import OUTCOME_HOOKS
 from tasks.reporting import accounts_task, artifact_key, reports_dir, tearsheet_task
 
 
-@flow(name="reporting")
+@flow(name="reporting", **OUTCOME_HOOKS)
 def reporting(
     day: date | None = None,
     accounts: list[str] | None = None,

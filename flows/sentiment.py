@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
+from flows import OUTCOME_HOOKS
 from models.sentiment.pipeline import SOURCES, parse_duration
 from tasks.sentiment import load_sentiment_model_task, score_window_task
 
@@ -33,7 +34,7 @@ def _ns(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
-@flow(name="sentiment")
+@flow(name="sentiment", **OUTCOME_HOOKS)
 def sentiment(
     start: datetime | None = None,
     end: datetime | None = None,

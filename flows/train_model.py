@@ -23,6 +23,7 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.states import Failed
 
+from flows import OUTCOME_HOOKS
 from models.registry import DEFAULT_ALIAS
 from models.training import ModelKind, ModelSpec, TrainingResult
 from shriven.config import load_settings
@@ -49,7 +50,7 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-@flow(name="train_model")
+@flow(name="train_model", **OUTCOME_HOOKS)
 def train_model(
     name: str = "momentum-gbm",
     kind: str = ModelKind.HGB_REGRESSOR.value,

@@ -174,6 +174,26 @@ class TradingConfig(_Config):
             raise ValueError(f"paper and live accounts must differ (both {self.account!r})")
 
 
+class GatewayConfig(_Config):
+    """The REST gateway: where it listens, how long tokens live, how fast a principal may go.
+
+    ``rate_per_s``/``burst``: each principal's token bucket (429 beyond it); ``token_rate_per_s``
+    the bucket of each client address on the token endpoint (slows key guessing).
+    ``account``: whose engine its orders go to (empty: ``[trading] account``).
+    """
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535)] = 8080
+    token_ttl_s: PositiveInt = 900
+    issuer: str = "shrivenquant"
+    audience: str = "shriven-gateway"
+    rate_per_s: PositiveFloat = 50.0
+    burst: PositiveInt = 100
+    token_rate_per_s: PositiveFloat = 2.0
+    token_burst: PositiveInt = 10
+    account: str = ""
+
+
 class ScheduleConfig(_Config):
     """Cron schedules (UTC) of the deployments; prefect.yaml carries the same."""
 
@@ -200,6 +220,7 @@ class Settings(_Config):
     options: OptionsConfig = OptionsConfig()
     schedules: ScheduleConfig = ScheduleConfig()
     trading: TradingConfig = TradingConfig()
+    gateway: GatewayConfig = GatewayConfig()
 
     def __post_init__(self) -> None:
         names = [s.symbol for s in self.symbols]

@@ -124,6 +124,7 @@ class CommandLog:
         self._lock_path = self.path.with_name(self.path.name + _LOCK_SUFFIX)
         self._by_key: dict[tuple[str, str], Command] = {}
         self._by_order: dict[str, list[Command]] = {}
+        self._commands: list[Command] = []
         self._indexed_bytes = 0
         self._count = 0
         # the reader's cursor: the byte just after the line of offset _read_next - 1
@@ -221,6 +222,7 @@ class CommandLog:
     def _index(self, command: Command, size: int) -> None:
         self._by_key[(command.principal, command.idempotency_key)] = command
         self._by_order.setdefault(command.client_order_id, []).append(command)
+        self._commands.append(command)
         self._indexed_bytes += size
         self._count = command.offset + 1
 
@@ -259,6 +261,13 @@ class CommandLog:
             if command.offset > offset:
                 out.append(command)
         return out
+
+    def indexed_after(self, offset: int, *, limit: int | None = None) -> list[Command]:
+        """Commands above ``offset`` from this object's index (for a reader that asks repeatedly
+        from varying offsets, like the gateway; the engine's :meth:`read_after` keeps no index)."""
+        self._catch_up()
+        start = max(offset + 1, 0)
+        return self._commands[start : None if limit is None else start + limit]
 
     def get(self, principal: str, idempotency_key: str) -> Command | None:
         """The command logged under this principal's key, None if none."""

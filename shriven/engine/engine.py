@@ -43,6 +43,7 @@ from shriven.engine.bars import BarSeries, BarStream, SeriesBars
 from shriven.engine.clock import Clock, SimulatedClock
 from shriven.engine.commands import GATEWAY_STRATEGY, CommandKind, CommandLog
 from shriven.engine.killswitch import KillSwitch
+from shriven.engine.metrics import EngineMetrics
 from shriven.execution.algos import TWAP, VWAP, Iceberg
 from shriven.model.enums import (
     OrderEventKind,
@@ -54,6 +55,7 @@ from shriven.model.enums import (
     TradingState,
 )
 from shriven.model.records import Fill, OrderEvent, OrderRequest, Quote, Signal
+from shriven.observability.logs import correlation_scope
 from shriven.strategy.base import Strategy
 
 logger = logging.getLogger("shriven.engine")
@@ -194,6 +196,7 @@ class TradingEngine:
         kill_switch: KillSwitch | None = None,
         market_events: Callable[[int], int] | None = None,
         commands: CommandLog | None = None,
+        metrics: EngineMetrics | None = None,
     ) -> None:
         ids = [s.strategy_id for s in strategies]
         if len(set(ids)) != len(ids):
@@ -225,6 +228,8 @@ class TradingEngine:
         self.pnl = pnl
         self.kill_switch = kill_switch
         self.commands = commands
+        self.metrics = metrics
+        self._wake_started_ns = 0
         self._market_events = market_events
         self._timers: list[tuple[int, int, str]] = []
         self._timer_seq = 0
@@ -462,6 +467,8 @@ class TradingEngine:
     # -- one wake-up ------------------------------------------------------------------------------
 
     def _wake(self, t: int) -> None:
+        if self.metrics is not None:
+            self._wake_started_ns = time.perf_counter_ns()
         self._in_callback = True
         try:
             self._wake_inner(t)
@@ -532,6 +539,11 @@ class TradingEngine:
         strategy = self._by_id.get(order.request.strategy_id)
         if self._child_parent:
             self._algo_child_event(order, fill)
+        if self.metrics is not None:
+            if fill is not None:
+                self.metrics.fills.inc(fill.symbol)
+            elif event.kind == OrderEventKind.REJECTED:
+                self.metrics.rejects.inc(f"VENUE_{event.reason or 'REJECTED'}")
         if fill is not None:
             self.stats.fills += 1
             self.portfolio.apply_fill(fill)
@@ -624,18 +636,24 @@ class TradingEngine:
         """Act once on each gateway command logged after the last one the journal says was done."""
         for command in self.commands.read_after(self.oms.last_command_offset):
             self.stats.commands += 1
-            if command.kind == CommandKind.CANCEL_ORDER:
-                self.cancel(command.client_order_id)
-            else:
-                request = OrderRequest(
-                    client_order_id=command.client_order_id, symbol=command.symbol,
-                    side=command.side, quantity=command.quantity, order_type=command.order_type,
-                    price=command.price, strategy_id=GATEWAY_STRATEGY, ts=t,
+            # the gateway's correlation id follows the order into the engine's log lines
+            with correlation_scope(command.correlation_id or None):
+                logger.info(
+                    "command %d from %s: %s %s", command.offset, command.principal, command.kind.value,
+                    command.client_order_id,
                 )  # fmt: skip
-                if command.symbol in self.instruments:
-                    self.submit_request(request)
+                if command.kind == CommandKind.CANCEL_ORDER:
+                    self.cancel(command.client_order_id)
                 else:
-                    self._deny_unknown_symbol(request)
+                    request = OrderRequest(
+                        client_order_id=command.client_order_id, symbol=command.symbol,
+                        side=command.side, quantity=command.quantity, order_type=command.order_type,
+                        price=command.price, strategy_id=GATEWAY_STRATEGY, ts=t,
+                    )  # fmt: skip
+                    if command.symbol in self.instruments:
+                        self.submit_request(request)
+                    else:
+                        self._deny_unknown_symbol(request)
             self.oms.command_consumed(command.offset, t)
 
     def _deny_unknown_symbol(self, request: OrderRequest) -> None:
@@ -644,6 +662,8 @@ class TradingEngine:
             name = RiskReason.UNKNOWN_SYMBOL.name
             self.stats.orders_denied += 1
             self.stats.denials_by_reason[name] = self.stats.denials_by_reason.get(name, 0) + 1
+            if self.metrics is not None:
+                self.metrics.rejects.inc(name)
             self.oms.deny(request.client_order_id, name, self._now)
 
     def _sample_pnl(self, t: int, force: bool = False) -> None:
@@ -712,10 +732,18 @@ class TradingEngine:
         if not created:
             return cid  # idempotent: a retry of a known order does nothing
         self._refresh_mark(request.symbol)
-        reason = self.risk.check(request)
+        metrics = self.metrics
+        if metrics is None:
+            reason = self.risk.check(request)
+        else:
+            t0 = time.perf_counter_ns()
+            reason = self.risk.check(request)
+            metrics.risk_check.observe_ns(time.perf_counter_ns() - t0)
         if reason != RiskReason.NONE:
             self.stats.orders_denied += 1
             name = reason.name
+            if metrics is not None:
+                metrics.rejects.inc(name)
             self.stats.denials_by_reason[name] = self.stats.denials_by_reason.get(name, 0) + 1
             self.oms.deny(cid, name, self._now)
             strategy = self._by_id.get(request.strategy_id)
@@ -735,6 +763,9 @@ class TradingEngine:
         self.stats.orders_submitted += 1
         self._sent_this_wake = True
         self.venue.submit(request)
+        if metrics is not None:
+            metrics.tick_to_order.observe_ns(time.perf_counter_ns() - self._wake_started_ns)
+            metrics.orders.inc(request.strategy_id or "-")
         return cid
 
     def cancel(self, client_order_id: str) -> None:

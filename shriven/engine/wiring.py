@@ -27,6 +27,7 @@ from shriven.engine.clock import Clock, ScaledWallClock, SimulatedClock, WallClo
 from shriven.engine.commands import CommandLog, commands_path
 from shriven.engine.engine import EngineConfig, NoVenue, TradingEngine, feed_event_counter
 from shriven.engine.killswitch import KillSwitch
+from shriven.engine.metrics import EngineMetrics
 from shriven.engine.status import STATUS_FILE, engine_status, write_status
 from shriven.execution.router import Router
 from shriven.execution.simulated import SimulatedExchange
@@ -34,6 +35,9 @@ from shriven.lake.layout import Window, day_start_ns
 from shriven.lake.writer import Lake
 from shriven.marketdata.synthetic import SyntheticExchange, session_window
 from shriven.model.enums import TradingMode
+from shriven.observability.health import EXECUTION_COMPONENT
+from shriven.observability.logs import register_secret
+from shriven.observability.metrics import METRICS_DIR_NAME, write_snapshot
 from shriven.oms.journal import Journal
 from shriven.oms.manager import OrderManager
 from shriven.portfolio.portfolio import PnlRecorder, Portfolio
@@ -49,7 +53,6 @@ from shriven.venue.config import InstrumentRules, VenueConfig
 from shriven.venue.simulated import VenueFeed
 
 logger = logging.getLogger("shriven.engine")
-
 __all__ = [
     "BacktestResult",
     "TradingSession",
@@ -245,6 +248,7 @@ def build_stack(
     kill_switch: KillSwitch | None = None,
     on_risk_event: Callable[[RiskEvent], None] | None = None,
     commands: CommandLog | None = None,
+    metrics: EngineMetrics | None = None,
 ) -> TradingStack:
     """Build (or recover from its journal) everything an engine needs except the session's venue."""
     journal_path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +278,7 @@ def build_stack(
     engine = TradingEngine(
         config, clock=clock, venue=NoVenue(), risk=risk, oms=oms, portfolio=portfolio,
         strategies=strategies, instruments=_instruments(settings, symbols), signals=signals,
-        pnl=pnl, kill_switch=kill_switch, commands=commands,
+        pnl=pnl, kill_switch=kill_switch, commands=commands, metrics=metrics,
     )  # fmt: skip
     if saved is not None:
         engine.booked_trade_ids = set(saved.included_trade_ids)
@@ -436,9 +440,10 @@ class TradingSession:
 
     def __init__(
         self, stack: TradingStack, lake: Lake, window: Window, clock: Clock, session_end_ns: int,
-        start_ns: int | None = None,
+        start_ns: int | None = None, metrics_dir: Path | None = None,
     ) -> None:  # fmt: skip
         self.stack = stack
+        self.metrics_dir = metrics_dir
         self.start_ns = start_ns
         self.lake = lake
         self.window = window
@@ -511,8 +516,15 @@ class TradingSession:
         return self.status()
 
     def write_status(self) -> None:
-        """Rewrite the account's status file (what the gateway answers between checkpoints)."""
+        """Rewrite the account's status file (what the gateway answers between checkpoints) and
+        the engine's metrics snapshot (what the gateway's /metrics serves)."""
         write_status(self.stack.journal_path.with_name(STATUS_FILE), engine_status(self.engine))
+        metrics = self.engine.metrics
+        if metrics is not None and self.metrics_dir is not None:
+            registry = metrics.registry
+            registry.set_gauge("equity", self.stack.portfolio.equity)
+            registry.set_gauge("open_orders", len(self.stack.oms.open_orders()))
+            write_snapshot(self.metrics_dir, registry.snapshot(EXECUTION_COMPONENT, time.time()))
 
     def status(self) -> dict[str, object]:
         """Counts and the account, for logs and the flow's artifact."""
@@ -568,7 +580,7 @@ def open_paper_session(
         journal_path=Path(settings.trading_dir) / account / "journal.bin",
         fsync=settings.trading.journal_fsync, signals=SignalLog(settings.lake_root, symbols=symbols),
         kill_switch=KillSwitch(settings.state_dir), on_risk_event=on_risk_event,
-        commands=CommandLog(commands_path(settings.trading_dir, account)),
+        commands=CommandLog(commands_path(settings.trading_dir, account)), metrics=EngineMetrics(),
     )  # fmt: skip
     if speed is not None:
         # a replay starts at the open, or resumes where the journal stopped; its clock is
@@ -581,27 +593,50 @@ def open_paper_session(
     router, bars, counter = _session(settings, feeds, clock, start)
     stack.engine.load_session(router, bars, start_ns=start, market_events=counter)
     lake = Lake(settings.lake_root)
-    return TradingSession(stack, lake, Window.days(day), clock, close_ns, start_ns=start)
+    return TradingSession(
+        stack, lake, Window.days(day), clock, close_ns, start_ns=start,
+        metrics_dir=Path(settings.state_dir) / METRICS_DIR_NAME,
+    )  # fmt: skip
 
 
 # -- live -----------------------------------------------------------------------------------------
 
-#: Environment variables holding the exchange credentials (until the secrets vault holds them).
+#: Environment variables holding the exchange credentials when no secrets vault is unlocked.
 API_KEY_ENV = "SHRIVEN_CCXT_API_KEY"
 SECRET_ENV = "SHRIVEN_CCXT_SECRET"
 
 
+def _exchange_credentials(settings: Settings, name: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """ccxt credentials: from the secrets vault when it is unlocked (``exchange.<name>.api_key``,
+    ``.secret``), else from the environment. Every value is registered for log redaction."""
+    if environ.get("SHRIVEN_VAULT_PASSPHRASE") or environ.get("SHRIVEN_VAULT_KEY_FILE"):
+        from shriven.security.credentials import as_ccxt_config, exchange_credentials
+        from shriven.security.vault import MasterKey, Vault, default_vault_path
+
+        vault = Vault.open(default_vault_path(settings), MasterKey.from_environ(environ))
+        config = as_ccxt_config(exchange_credentials(vault, name))
+    else:
+        key, secret = environ.get(API_KEY_ENV), environ.get(SECRET_ENV)
+        if not key or not secret:
+            raise ValueError(
+                f"live trading on {name} needs its keys: in the secrets vault (`shriven secrets set "
+                f"exchange.{name}.api_key` and `.secret`, unlocked by SHRIVEN_VAULT_PASSPHRASE or "
+                f"SHRIVEN_VAULT_KEY_FILE), or {API_KEY_ENV} and {SECRET_ENV} in the environment"
+            )
+        config = {"apiKey": key, "secret": secret}
+    for value in config.values():
+        register_secret(value)
+    return config
+
+
 def _ccxt_exchange(settings: Settings, environ: Mapping[str, str]):
-    """The configured ccxt exchange, authenticated from the environment, sandboxed unless told not to."""
+    """The configured ccxt exchange, authenticated from the vault or environment, sandboxed unless told not to."""
     import ccxt
 
     name = settings.ccxt.exchange
     if name not in ccxt.exchanges:
         raise ValueError(f"ccxt has no exchange {name!r}")
-    key, secret = environ.get(API_KEY_ENV), environ.get(SECRET_ENV)
-    if not key or not secret:
-        raise ValueError(f"live trading on {name} needs {API_KEY_ENV} and {SECRET_ENV} in the environment")
-    exchange = getattr(ccxt, name)({"apiKey": key, "secret": secret, "enableRateLimit": True})
+    exchange = getattr(ccxt, name)({**_exchange_credentials(settings, name, environ), "enableRateLimit": True})
     if settings.trading.live_sandbox:
         exchange.set_sandbox_mode(True)
     return exchange
@@ -644,7 +679,7 @@ def open_live_session(
         symbols=symbols, prices={}, journal_path=Path(settings.trading_dir) / account / "journal.bin",
         fsync=settings.trading.journal_fsync, signals=SignalLog(settings.lake_root, symbols=symbols),
         kill_switch=KillSwitch(settings.state_dir), on_risk_event=on_risk_event,
-        commands=CommandLog(commands_path(settings.trading_dir, account)),
+        commands=CommandLog(commands_path(settings.trading_dir, account)), metrics=EngineMetrics(),
     )  # fmt: skip
     now = clock.now()
     source = CcxtSource(settings.ccxt, exchange=exchange)
@@ -652,4 +687,7 @@ def open_live_session(
     stack.engine.load_session(router, bars, start_ns=now)
     day = datetime.fromtimestamp(now / 1e9, tz=UTC).date()
     end = day_start_ns(day + timedelta(days=1)) - 1
-    return TradingSession(stack, Lake(settings.lake_root), Window.days(day), clock, end)
+    return TradingSession(
+        stack, Lake(settings.lake_root), Window.days(day), clock, end,
+        metrics_dir=Path(settings.state_dir) / METRICS_DIR_NAME,
+    )  # fmt: skip

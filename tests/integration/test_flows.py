@@ -9,6 +9,7 @@ import duckdb
 import pytest
 
 from shriven.lake.writer import Lake
+from shriven.observability.metrics import METRICS_DIR_NAME, read_flow_outcomes
 from tests.conftest import SMALL_CONFIG
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -67,6 +68,21 @@ def test_aggregation_is_incremental(small_platform):
     again = aggregate_bars()
     assert again["partitions_aggregated"] == 1
     assert again["partitions_seen"] == 4
+    # every run's outcome was counted for monitoring (the flows' state hooks)
+    outcomes = read_flow_outcomes(Path(small_platform.state_dir) / METRICS_DIR_NAME)
+    assert outcomes.runs["aggregate_bars"] == {"completed": 3}
+    assert outcomes.runs["ingest_market_data"] == {"completed": 2}
+    assert outcomes.latest_state["aggregate_bars"] == "completed"
+
+
+def test_a_failed_run_is_counted_as_failed(small_platform):
+    from flows.ingest_market_data import ingest_market_data
+
+    with pytest.raises(ValueError, match="must be at least 1"):
+        ingest_market_data(source="synthetic", start=DAY, days=0)
+    outcomes = read_flow_outcomes(Path(small_platform.state_dir) / METRICS_DIR_NAME)
+    assert outcomes.runs == {"ingest_market_data": {"failed": 1}}
+    assert outcomes.latest_state["ingest_market_data"] == "failed"
 
 
 def test_file_ingestion_quarantines_bad_rows_and_counts_every_line(small_platform, tmp_path, monkeypatch):

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
 
 from shriven.config import load_settings
+from shriven.engine.commands import CommandLog, commands_path
 from shriven.lake.layout import Window, day_start_ns
 from shriven.lake.views import create_views
 from shriven.lake.writer import Lake
 from shriven.marketdata.ingest import ingest_window
 from shriven.marketdata.synthetic import SyntheticExchange, session_window
+from shriven.model.enums import OrderType, Side
 from shriven.model.records import Signal
 from shriven.signals.log import SignalLog
 from tests.conftest import SMALL_CONFIG
@@ -80,8 +84,17 @@ def test_backtest_flow_writes_the_account_and_a_summary_artifact(trading_platfor
 def test_execution_flow_paper_trades_and_publishes_risk_breaches(trading_platform, asserting_events_worker):
     from flows.execution import execution
 
+    # an order from the gateway, through its command log, tagged with the request's correlation id
+    CommandLog(commands_path(trading_platform.trading_dir, "paper")).submit_order(
+        principal="desk", idempotency_key="k-1", symbol="CRUX", side=Side.BUY, quantity=1,
+        order_type=OrderType.MARKET, correlation_id="desk-7",
+    )  # fmt: skip
     status = execution(mode="paper", day=DAY, speed=3600.0, checkpoint_every_s=0.5)
     assert status["signals"] == 2
+    lines = [json.loads(line) for line in (Path(trading_platform.data_dir) / "logs" / "execution.jsonl").read_text().splitlines()]
+    command = next(line for line in lines if line["message"].startswith("command 0"))
+    assert command["correlation_id"] == "desk-7"
+    assert command["component"] == "execution"
     assert status["fills"] >= 1  # the tight daily loss limit halts trading after the first fills
     asserting_events_worker.drain()
     names = [e.event for e in asserting_events_worker._client.events]

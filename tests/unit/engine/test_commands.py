@@ -37,14 +37,19 @@ def _log(tmp_path) -> CommandLog:
 def test_submit_is_durable_and_a_retry_returns_the_same_command(tmp_path) -> None:
     log = _log(tmp_path)
     first, created = log.submit_order(principal="alice", idempotency_key="k1", symbol="ACME", side=Side.BUY, quantity=2, price=10.0)
-    assert created and first.offset == 0 and first.client_order_id == gateway_order_id("alice", "k1")
+    assert created
+    assert first.offset == 0
+    assert first.client_order_id == gateway_order_id("alice", "k1")
     again, created = log.submit_order(principal="alice", idempotency_key="k1", symbol="ACME", side=Side.BUY, quantity=2, price=10.0)
-    assert not created and again == first
+    assert not created
+    assert again == first
     # another process (a new object on the same file) sees it, and the key is per principal
     other = CommandLog(log.path)
     assert other.get("alice", "k1") == first
     bob, created = other.submit_order(principal="bob", idempotency_key="k1", symbol="ACME", side=Side.SELL, quantity=1, order_type=OrderType.MARKET)
-    assert created and bob.offset == 1 and bob.client_order_id != first.client_order_id
+    assert created
+    assert bob.offset == 1
+    assert bob.client_order_id != first.client_order_id
     assert len(log) == 2
     assert oct(os.stat(log.path).st_mode & 0o777) == oct(0o600)
 
@@ -75,7 +80,8 @@ def test_invalid_commands_are_refused_and_nothing_is_logged(tmp_path, kwargs, me
     args = {"principal": "alice", "idempotency_key": "k", "symbol": "ACME", "side": Side.BUY, "quantity": 1.0, "price": 5.0, **kwargs}
     with pytest.raises(InvalidCommand, match=message):
         log.submit_order(**args)
-    assert len(log) == 0 and not log.path.exists()
+    assert len(log) == 0
+    assert not log.path.exists()
 
 
 def test_a_torn_tail_is_cut_by_the_next_writer_and_never_read(tmp_path) -> None:
@@ -86,7 +92,9 @@ def test_a_torn_tail_is_cut_by_the_next_writer_and_never_read(tmp_path) -> None:
     reader = CommandLog(log.path)
     assert [c.offset for c in reader.read_after(-1)] == [0]
     cmd, created = CommandLog(log.path).cancel_order(principal="a", idempotency_key="k2", client_order_id="gw-x")
-    assert created and cmd.offset == 1 and cmd.kind == CommandKind.CANCEL_ORDER
+    assert created
+    assert cmd.offset == 1
+    assert cmd.kind == CommandKind.CANCEL_ORDER
     assert [c.kind for c in reader.read_after(0)] == [CommandKind.CANCEL_ORDER]
     assert log.path.read_bytes().count(b"\n") == 2
 
@@ -148,13 +156,16 @@ def test_paper_engine_acts_on_each_command_once_across_a_restart(tmp_path) -> No
     assert oms.get(buy.client_order_id).state == OrderState.FILLED
     assert oms.get(rest.client_order_id).state == OrderState.ACCEPTED  # resting far below the market
     denied = oms.get(ghost.client_order_id)
-    assert denied.state == OrderState.DENIED and denied.reason == "UNKNOWN_SYMBOL"
+    assert denied.state == OrderState.DENIED
+    assert denied.reason == "UNKNOWN_SYMBOL"
     assert first.stack.portfolio.position("ACME") == 3.0
     status = read_status(status_path(s.trading_dir, s.trading.account))
-    assert status is not None and status.last_command_offset == 2
+    assert status is not None
+    assert status.last_command_offset == 2
     by_id = {o.client_order_id: o for o in status.orders}
     assert by_id[rest.client_order_id].state == "accepted"
-    assert by_id[buy.client_order_id].state == "filled" and by_id[buy.client_order_id].avg_fill_price > 0
+    assert by_id[buy.client_order_id].state == "filled"
+    assert by_id[buy.client_order_id].avg_fill_price > 0
     assert {p["symbol"]: p["quantity"] for p in status.positions} == {"ACME": 3.0}
 
     log.cancel_order(principal="alice", idempotency_key="cancel-1", client_order_id=rest.client_order_id)
@@ -165,3 +176,15 @@ def test_paper_engine_acts_on_each_command_once_across_a_restart(tmp_path) -> No
     assert second.engine.stats.commands == 1  # only the cancel: the three before were not acted on again
     assert oms.get(rest.client_order_id).state == OrderState.CANCELED
     assert second.stack.portfolio.position("ACME") == 3.0
+
+
+def test_indexed_after_serves_any_offset_from_memory(tmp_path) -> None:
+    log = _log(tmp_path)
+    for i in range(5):
+        log.submit_order(principal="a", idempotency_key=f"k{i}", symbol="ACME", side=Side.BUY, quantity=1, price=1.0)
+    other = CommandLog(log.path)
+    assert [c.offset for c in other.indexed_after(-1)] == [0, 1, 2, 3, 4]
+    assert [c.offset for c in other.indexed_after(2)] == [3, 4]
+    assert [c.offset for c in other.indexed_after(-1, limit=2)] == [0, 1]
+    log.submit_order(principal="a", idempotency_key="k5", symbol="ACME", side=Side.BUY, quantity=1, price=1.0)
+    assert [c.offset for c in other.indexed_after(3)] == [4, 5]  # another process's append is picked up

@@ -114,3 +114,21 @@ def test_a_venue_coming_back_after_its_breaker_opened_is_reconciled(tmp_path) ->
     exchange._position["ACME"] = 5.0  # someone traded the account by hand
     report = engine.reconcile()
     assert report["position_breaks"] == {"ACME": (0.0, 5.0)}
+
+
+def test_live_credentials_come_from_the_unlocked_vault(tmp_path) -> None:
+    from shriven.engine.wiring import _ccxt_exchange
+    from shriven.observability.logs import redact
+    from shriven.security.vault import MasterKey, SecretNotFound, Vault, default_vault_path
+
+    s = _settings(tmp_path)
+    name = s.ccxt.exchange
+    vault = Vault.create(default_vault_path(s), MasterKey.from_passphrase("vault pass 123", scrypt_n=2**10))
+    environ = {"SHRIVEN_VAULT_PASSPHRASE": "vault pass 123", "SHRIVEN_CCXT_API_KEY": "env-key-ignored"}
+    with pytest.raises(SecretNotFound, match=f"exchange.{name}.api_key"):
+        _ccxt_exchange(s, environ)
+    vault.set(f"exchange.{name}.api_key", "vault-api-key-123")
+    vault.set(f"exchange.{name}.secret", "vault-secret-456")
+    exchange = _ccxt_exchange(s, environ)
+    assert (exchange.apiKey, exchange.secret) == ("vault-api-key-123", "vault-secret-456")
+    assert "vault-secret-456" not in redact("signed with vault-secret-456")  # registered for redaction
