@@ -14,7 +14,6 @@ as payment APIs do.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import math
 import os
@@ -27,6 +26,7 @@ from pathlib import Path
 
 import msgspec
 
+from shriven.durable import exclusive_lock, fsync_dir
 from shriven.model.enums import OrderType, Side
 
 __all__ = [
@@ -198,19 +198,15 @@ class CommandLog:
             finally:
                 os.close(fd)
             if self._count == 0:
-                _fsync_dir(self.path.parent)
+                fsync_dir(self.path.parent)
             self._index(command, len(line))
             return command, True
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with exclusive_lock(self._lock_path):
             yield
-        finally:
-            os.close(fd)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -290,10 +286,3 @@ def _check_key(principal: str, idempotency_key: str) -> None:
     if not isinstance(idempotency_key, str) or not _KEY.match(idempotency_key):
         raise InvalidCommand("idempotency key must be 1-128 printable ASCII characters without spaces")
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 import os
 import time
-import uuid
 from pathlib import Path
 
 import msgspec
+
+from shriven.durable import write_bytes_atomic
 
 __all__ = [
     "STATUS_FILE",
@@ -120,11 +121,8 @@ _decoder = msgspec.json.Decoder(EngineStatus)
 
 def write_status(path: str | os.PathLike[str], status: EngineStatus) -> None:
     """Replace the status file (atomic rename; not fsync'd: it is rewritten every second)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(_encoder.encode(status))
-    os.replace(tmp, path)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(path, _encoder.encode(status), sync=False)
 
 
 def read_status(path: str | os.PathLike[str]) -> EngineStatus | None:

@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import re
-import threading
 import time
 from bisect import bisect_left
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +32,8 @@ from prometheus_client.core import (
     SummaryMetricFamily,
 )
 from prometheus_client.utils import floatToGoString
+
+from shriven.durable import write_bytes_atomic
 
 __all__ = [
     "DEFAULT_BOUNDS_NS",
@@ -277,19 +278,6 @@ class MetricsRegistry:
         )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_snapshot(directory: str | os.PathLike[str], snapshot: MetricsSnapshot) -> Path:
     """Write ``<directory>/<component>.json`` atomically, so a reader never sees half of it."""
     component = snapshot.component
@@ -298,7 +286,7 @@ def write_snapshot(directory: str | os.PathLike[str], snapshot: MetricsSnapshot)
     target_dir = Path(directory)
     target_dir.mkdir(parents=True, exist_ok=True)
     path = target_dir / f"{component}.json"
-    _atomic_write(path, snapshot.to_json())
+    write_bytes_atomic(path, snapshot.to_json(), sync=False)  # rewritten every few seconds
     return path
 
 
@@ -379,7 +367,7 @@ def record_flow_outcome(
         outcomes.duration_count[flow_name] = outcomes.duration_count.get(flow_name, 0) + 1
         outcomes.latest_state[flow_name] = state
         outcomes.latest_at[flow_name] = float(clock())
-        _atomic_write(path, msgspec.json.encode(outcomes))
+        write_bytes_atomic(path, msgspec.json.encode(outcomes))
 
 
 def _seconds_name(name: str) -> str:

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import secrets
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shriven.durable import write_bytes_atomic
 from shriven.security.roles import Principal, Role
 
 __all__ = ["KEY_PREFIX", "ApiKeyInfo", "ApiKeyStore", "AuthError"]
@@ -223,26 +223,7 @@ class ApiKeyStore:
             "keys": [_dump_record(r) for r in sorted(records.values(), key=lambda r: r.info.key_id)],
         }
         data = (json.dumps(document, indent=1) + "\n").encode("utf-8")
-        directory = self.path.parent
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self.path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        write_bytes_atomic(self.path, data, private=True)
 
 
 def _dump_record(record: _Record) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from dataclasses import astuple, dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from shriven.durable import fsync_dir
+
 __all__ = ["AUDIT_COLUMNS", "AuditLog", "AuditRecord"]
 
 #: The JSON keys of one line, in order (the lake view over the log selects exactly these).
@@ -118,8 +120,8 @@ class AuditLog:
             finally:
                 os.close(fd)
             if created:
-                _fsync_dir(path.parent)
-                _fsync_dir(self.directory)
+                fsync_dir(path.parent)
+                fsync_dir(self.directory)
 
     def read(self, *, limit: int = 1000, day: date | None = None) -> list[AuditRecord]:
         """The last ``limit`` records of ``day`` (default: across all days), newest last."""
@@ -170,10 +172,3 @@ def _read_file(path: Path, limit: int) -> list[AuditRecord]:
             raise ValueError(f"audit log {path} line {number} is corrupt: {type(exc).__name__}") from None
     return list(tail)
 
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -22,6 +22,7 @@ from typing import Any
 
 import jwt
 
+from shriven.durable import fsync_dir
 from shriven.security.roles import Principal, Role
 
 __all__ = [
@@ -239,7 +240,7 @@ def load_or_create_signing_key(path: str | os.PathLike[str]) -> bytes:
         except FileExistsError:
             pass  # another process created it first; use theirs
         else:
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
     finally:
         if fd >= 0:
             os.close(fd)
@@ -259,10 +260,3 @@ def _read_signing_key(path: Path) -> bytes:
         raise ValueError(f"signing key file {path} does not hold 64 lowercase hex characters")
     return bytes.fromhex(text)
 
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

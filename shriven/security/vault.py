@@ -32,7 +32,6 @@ import logging
 import os
 import re
 import secrets as _random
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +43,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from shriven.durable import write_bytes_atomic
 
 if TYPE_CHECKING:
     from shriven.config import Settings
@@ -514,7 +515,7 @@ class Vault:
         body = json.dumps(records, sort_keys=True, separators=(",", ":")).encode()
         ciphertext = AESGCM(key).encrypt(nonce, body, header_bytes)
         data = header_bytes + b"\n" + base64.b64encode(nonce + ciphertext) + b"\n"
-        _atomic_write(self._path, data)
+        write_bytes_atomic(self._path, data, private=True)
         if master is self._master:
             self._key_cache = (tag, key)
         else:
@@ -538,24 +539,3 @@ def _info(name: str, record: Mapping[str, Any]) -> SecretInfo:
 
 def _damaged(path: Path, why: str) -> NoReturn:
     raise VaultError(f"vault {path} is damaged, modified or not a vault file: {why}")
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write via a 0600 temp file in the same directory, fsync, rename, fsync the directory."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)

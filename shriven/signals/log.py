@@ -41,12 +41,12 @@ from typing import Any, NamedTuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from shriven.durable import write_atomic, write_bytes_atomic
 from shriven.lake.layout import Window, ns_to_date, partition_dir
 from shriven.lake.writer import Lake, parquet_options
 from shriven.model.enums import TargetKind
 from shriven.model.records import Signal
 from shriven.schemas import QUARANTINE, SIGNALS
-from shriven.signals._atomic import write_atomic, write_bytes_atomic
 
 __all__ = ["MAX_ABS_WEIGHT", "AppendResult", "SignalLog", "SignalReason"]
 

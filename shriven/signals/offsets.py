@@ -11,7 +11,7 @@ import os
 import re
 from numbers import Integral
 
-from shriven.signals._atomic import write_bytes_atomic
+from shriven.durable import write_bytes_atomic
 
 __all__ = ["OffsetStore"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import shriven.signals._atomic as atomic_module
+import shriven.durable as atomic_module
 from shriven.signals import OffsetStore
 
 HELPERS = Path(__file__).with_name("signals_helpers.py")
