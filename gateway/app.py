@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from gateway.middleware import GatewayMetrics, install
+from gateway.middleware import GatewayMetrics, ObserveRequests
 from gateway.routes import audit, auth, flows, health, orders, portfolio, risk, signals
 from gateway.services import GatewayServices
 from shriven.observability.metrics import SnapshotCollector
@@ -40,7 +40,7 @@ def create_app(services: GatewayServices) -> FastAPI:
     app.state.metrics = metrics
     for module in (health, auth, orders, portfolio, risk, signals, flows, audit):
         app.include_router(module.router)
-    install(app)
+    app.add_middleware(ObserveRequests, services=services, metrics=metrics)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_problem(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,9 +9,10 @@ from prefect import get_run_logger, task
 from shriven.aggregation.incremental import BarAggregator
 from shriven.config import load_settings
 from shriven.lake.writer import Lake
+from tasks import retry_unless_bad_input
 
 
-@task(retries=2, retry_delay_seconds=[5, 15])
+@task(retries=2, retry_delay_seconds=[5, 15], retry_condition_fn=retry_unless_bad_input)
 def aggregate_bars_task(dates: list[str] | None = None, full: bool = False) -> dict[str, object]:
     """Rebuild bars for trade partitions with new data (or all of them with ``full``)."""
     settings = load_settings()

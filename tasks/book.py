@@ -9,9 +9,10 @@ from prefect import get_run_logger, task
 from shriven.book.snapshots import write_book_snapshots
 from shriven.config import load_settings
 from shriven.lake.writer import Lake
+from tasks import retry_unless_bad_input
 
 
-@task(retries=1, retry_delay_seconds=[10])
+@task(retries=1, retry_delay_seconds=[10], retry_condition_fn=retry_unless_bad_input)
 def book_snapshots_task(dates: list[str], every_s: float = 1.0) -> dict[str, object]:
     """Top-10 book every ``every_s`` seconds for each day, with the gaps and crossings found."""
     settings = load_settings()

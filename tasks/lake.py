@@ -9,6 +9,7 @@ from prefect import get_run_logger, task
 from shriven.config import load_settings
 from shriven.lake.warehouse import build_warehouse
 from shriven.lake.writer import Lake
+from tasks import retry_unless_bad_input
 
 
 @task
@@ -21,7 +22,7 @@ def compact_task(datasets: list[str], dates: list[str] | None = None) -> dict[st
     return {"partitions": compacted, "seconds": time.perf_counter() - started}
 
 
-@task(retries=2, retry_delay_seconds=[10, 30])
+@task(retries=2, retry_delay_seconds=[10, 30], retry_condition_fn=retry_unless_bad_input)
 def refresh_warehouse_task(timeout_s: float = 120.0) -> dict[str, object]:
     """Recreate the warehouse views; waits while a user's DuckDB session holds the file."""
     settings = load_settings()

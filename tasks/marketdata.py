@@ -11,9 +11,10 @@ from shriven.lake.layout import Window
 from shriven.lake.writer import Lake
 from shriven.marketdata.ingest import ingest_window
 from shriven.marketdata.sources import build_source
+from tasks import retry_unless_bad_input
 
 
-@task(retries=3, retry_delay_seconds=[2, 5, 15], task_run_name="ingest {source} {label}")
+@task(retries=3, retry_delay_seconds=[2, 5, 15], retry_condition_fn=retry_unless_bad_input, task_run_name="ingest {source} {label}")
 def ingest_window_task(
     source: str,
     start_ns: int,

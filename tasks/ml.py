@@ -30,6 +30,7 @@ from models.training import ModelSpec, TrainingResult, WalkForwardConfig, train
 from shriven.config import INTERVALS_NS, Settings, load_settings
 from shriven.lake.writer import Lake
 from shriven.signals.log import SignalLog
+from tasks import retry_unless_bad_input
 
 #: Environment variable with the address of a running Dask scheduler (``tcp://host:8786``):
 #: when set, ``dask_workers > 0`` sends the fits there instead of starting a local cluster.
@@ -62,7 +63,7 @@ def periods_per_year(settings: Settings, interval: str) -> float:
     return 252.0 * per_session
 
 
-@task(retries=1, retry_delay_seconds=[5], cache_policy=NO_CACHE)
+@task(retries=1, retry_delay_seconds=[5], retry_condition_fn=retry_unless_bad_input, cache_policy=NO_CACHE)
 def materialise_features_task(dates: list[str], interval: str) -> list[dict[str, Any]]:
     """Compute and write the features of each date (atomic per date; re-runs replace)."""
     settings = load_settings()

@@ -9,9 +9,10 @@ from prefect import get_run_logger, task
 from shriven.config import load_settings
 from shriven.lake.writer import Lake
 from shriven.pricing.daily import price_synthetic_chains
+from tasks import retry_unless_bad_input
 
 
-@task(retries=1, retry_delay_seconds=[10])
+@task(retries=1, retry_delay_seconds=[10], retry_condition_fn=retry_unless_bad_input)
 def options_analytics_task(dates: list[str]) -> dict[str, object]:
     """Synthetic chains for each day's underlyings, priced to implied vols, greeks and SVI smiles."""
     settings = load_settings()

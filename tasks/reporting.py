@@ -16,6 +16,7 @@ from shriven.analytics.lake_inputs import (
     table_rows,
 )
 from shriven.config import load_settings
+from tasks import retry_unless_bad_input
 
 #: Tearsheet tables published as table artifacts (when the tearsheet has them), by artifact suffix.
 PUBLISHED_TABLES = {
@@ -45,7 +46,7 @@ def accounts_task(day: str, include_backtests: bool = False) -> list[str]:
     return accounts
 
 
-@task(retries=1, retry_delay_seconds=[10])
+@task(retries=1, retry_delay_seconds=[10], retry_condition_fn=retry_unless_bad_input)
 def tearsheet_task(
     account: str,
     path: str,

@@ -14,6 +14,7 @@ from models.sentiment.pipeline import PipelineConfig, run_batch
 from shriven.config import load_settings
 from shriven.lake.layout import Window
 from shriven.lake.writer import Lake
+from tasks import retry_unless_bad_input
 
 
 def models_dir() -> str:
@@ -45,7 +46,7 @@ def load_sentiment_model_task(model_path: str | None = None, batch_size: int = 6
     return loaded
 
 
-@task(cache_policy=NONE, retries=2, retry_delay_seconds=[5, 15], task_run_name="score {source} {label}")
+@task(cache_policy=NONE, retries=2, retry_delay_seconds=[5, 15], retry_condition_fn=retry_unless_bad_input, task_run_name="score {source} {label}")
 def score_window_task(
     model: LoadedModel,
     start_ns: int,
