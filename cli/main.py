@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from shriven.config import load_settings
+    from shriven.security.audit import audit_directory
 
     settings = load_settings()
     if args.command == "ingest":
@@ -139,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "warehouse":
         from shriven.lake.warehouse import build_warehouse
 
-        build = build_warehouse(settings.warehouse_path, settings.lake_root)
+        build = build_warehouse(settings.warehouse_path, settings.lake_root, audit_dir=audit_directory(settings.state_dir))
         print(f"{build.path}: views {', '.join(build.views)} ({build.seconds:.2f}s)")
     elif args.command == "compact":
         from shriven.lake.writer import Lake
@@ -213,12 +214,13 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
     import duckdb
 
     from shriven.lake.warehouse import memory_connection
+    from shriven.security.audit import audit_directory
 
     if args.warehouse:
         con = duckdb.connect(settings.warehouse_path)
         con.execute("SET TimeZone = 'UTC'")
     else:
-        con = memory_connection(settings.lake_root)
+        con = memory_connection(settings.lake_root, audit_dir=audit_directory(settings.state_dir))
     if args.query or args.file:
         text = args.query if args.query else open(args.file).read()  # noqa: SIM115
         return 0 if _run_statements(con, text) else 1
@@ -267,6 +269,7 @@ def _demo(settings: Settings) -> int:
     from flows.backtest import backtest
     from flows.daily_pipeline import daily_pipeline
     from shriven.lake.warehouse import memory_connection
+    from shriven.security.audit import audit_directory
 
     started = time.perf_counter()
     summary = daily_pipeline(day=DEMO_DAY, days=1, source="synthetic")
@@ -274,7 +277,7 @@ def _demo(settings: Settings) -> int:
     core = float(summary["core_seconds"])
     run_id = time.strftime("demo-%Y%m%dT%H%M%S", time.gmtime())
     trading = backtest(start=DEMO_DAY, days=1, run_id=run_id)
-    con = memory_connection(settings.lake_root)
+    con = memory_connection(settings.lake_root, audit_dir=audit_directory(settings.state_dir))
     print("\n== ShrivenQuant demo: one synthetic day (2026-01-05, 20 symbols) through Prefect ==\n")
     print("rows per view:")
     for view in ("trades", "book", "book_snapshots", "book_issues", "quarantine", "bars_1s", "bars_1m", "bars_5m",

@@ -25,7 +25,7 @@ from shriven.lake.views import create_views
 from shriven.observability.logs import register_secret
 from shriven.observability.metrics import METRICS_DIR_NAME
 from shriven.security.api_keys import ApiKeyStore
-from shriven.security.audit import AuditLog
+from shriven.security.audit import AuditLog, audit_directory
 from shriven.security.rate_limit import RateLimiter
 from shriven.security.tokens import TokenIssuer, TokenSettings, load_or_create_signing_key
 from shriven.signals.log import SignalLog
@@ -103,7 +103,7 @@ class GatewayServices:
             settings=settings, account=account, tokens=tokens, keys=ApiKeyStore(sec / "api_keys.json", clock=clock),
             limiter=RateLimiter(g.rate_per_s, g.burst, clock=monotonic),
             token_limiter=RateLimiter(g.token_rate_per_s, g.token_burst, clock=monotonic),
-            audit=AuditLog(sec / "audit"), commands=CommandLog(commands_path(settings.trading_dir, account)),
+            audit=AuditLog(audit_directory(settings.state_dir)), commands=CommandLog(commands_path(settings.trading_dir, account)),
             kill_switch=KillSwitch(settings.state_dir), signals=SignalLog(settings.lake_root, symbols=settings.universe),
             prefect_api_url=env.get("PREFECT_API_URL") or None,
             metrics_dir=Path(settings.state_dir) / METRICS_DIR_NAME,
@@ -120,7 +120,7 @@ class GatewayServices:
                 self._views = duckdb.connect()
             if time.monotonic() - self._views_at > VIEWS_REFRESH_S:
                 # a dataset without files gets an empty placeholder view: redo it once files exist
-                create_views(self._views, self.settings.lake_root)
+                create_views(self._views, self.settings.lake_root, audit_dir=audit_directory(self.settings.state_dir))
                 self._views_at = time.monotonic()
             cursor = self._views.cursor()
         try:

@@ -9,6 +9,7 @@ from prefect import get_run_logger, task
 from shriven.config import load_settings
 from shriven.lake.warehouse import build_warehouse
 from shriven.lake.writer import Lake
+from shriven.security.audit import audit_directory
 from tasks import retry_unless_bad_input
 
 
@@ -26,6 +27,8 @@ def compact_task(datasets: list[str], dates: list[str] | None = None) -> dict[st
 def refresh_warehouse_task(timeout_s: float = 120.0) -> dict[str, object]:
     """Recreate the warehouse views; waits while a user's DuckDB session holds the file."""
     settings = load_settings()
-    build = build_warehouse(settings.warehouse_path, settings.lake_root, timeout_s=timeout_s)
+    build = build_warehouse(
+        settings.warehouse_path, settings.lake_root, timeout_s=timeout_s, audit_dir=audit_directory(settings.state_dir)
+    )
     get_run_logger().info("warehouse %s: %d views (%d attempts)", build.path, len(build.views), build.attempts)
     return {"path": build.path, "views": list(build.views), "attempts": build.attempts, "seconds": build.seconds}

@@ -7,6 +7,8 @@ empty glob; readers that outlive that moment re-run :func:`create_views` to pick
 
 from __future__ import annotations
 
+import glob as globlib
+import os
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -14,6 +16,7 @@ from fsspec.core import url_to_fs
 
 from shriven.lake.layout import dataset_glob
 from shriven.schemas import BAR_INTERVALS, DATASETS, Dataset
+from shriven.security.audit import AUDIT_DUCKDB_TYPES, AUDIT_FILE
 
 _DUCKDB_TYPES = {
     pa.string(): "VARCHAR",
@@ -88,8 +91,9 @@ _DESCRIPTIONS = {
 }
 
 
-def lake_views(lake_root: str) -> list[View]:
-    """Every view of the warehouse over the lake at ``lake_root`` (checks which datasets have files)."""
+def lake_views(lake_root: str, *, audit_dir: str | os.PathLike[str] | None = None) -> list[View]:
+    """Every view of the warehouse over the lake at ``lake_root`` (checks which datasets have files),
+    and ``audit_log`` over the gateway's audit files when ``audit_dir`` is given."""
     fs, root = url_to_fs(lake_root)
     views = []
     for name, ds in DATASETS.items():
@@ -105,10 +109,29 @@ def lake_views(lake_root: str) -> list[View]:
         f"SELECT {_sql_literal(i)} AS interval, * FROM bars_{i}" for i in BAR_INTERVALS
     )
     views.append(View("bars", union, "all bar intervals in one view, with an interval column ('1s' … '1d')"))
+    if audit_dir is not None:
+        views.append(View("audit_log", _audit_select(str(audit_dir)), _AUDIT_DESCRIPTION))
     return views
 
 
-def create_views(con: object, lake_root: str) -> list[str]:
+_AUDIT_DESCRIPTION = "every state-changing gateway request: who, what, when, with what result (status, correlation id)"
+
+
+def _audit_select(audit_dir: str) -> str:
+    """The audit JSON lines with typed columns and a ``ts`` timestamp; an empty typed relation
+    before the first request (an empty glob raises in DuckDB)."""
+    columns = ", ".join(f"{_sql_literal(k)}: {_sql_literal(t)}" for k, t in AUDIT_DUCKDB_TYPES.items())
+    glob = os.path.join(audit_dir, "date=*", AUDIT_FILE)
+    if not globlib.glob(glob):
+        typed = ", ".join(f"NULL::{t} AS {k}" for k, t in AUDIT_DUCKDB_TYPES.items())
+        return f"SELECT NULL::TIMESTAMP_NS AS ts, {typed} WHERE false"
+    return (
+        f"SELECT make_timestamp_ns(ts_ns) AS ts, * FROM read_json({_sql_literal(glob)}, "
+        f"format = 'newline_delimited', hive_partitioning = false, columns = {{{columns}}})"
+    )
+
+
+def create_views(con: object, lake_root: str, *, audit_dir: str | os.PathLike[str] | None = None) -> list[str]:
     """Create (or replace) every view on a DuckDB connection; returns the view names.
 
     ``con`` is a ``duckdb.DuckDBPyConnection``; the session time zone is set to UTC so that
@@ -116,7 +139,7 @@ def create_views(con: object, lake_root: str) -> list[str]:
     """
     con.execute("SET TimeZone = 'UTC'")
     names = []
-    for view in lake_views(lake_root):
+    for view in lake_views(lake_root, audit_dir=audit_dir):
         con.execute(f"CREATE OR REPLACE VIEW {view.name} AS {view.sql}")
         names.append(view.name)
     return names

@@ -8,6 +8,7 @@ Users' own tables in the file are left alone: only the platform's views are repl
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ def build_warehouse(
     timeout_s: float = 60.0,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    audit_dir: str | os.PathLike[str] | None = None,
 ) -> WarehouseBuild:
     """Create or replace every lake view inside the warehouse file, waiting out other holders."""
     Path(warehouse_path).parent.mkdir(parents=True, exist_ok=True)
@@ -75,7 +78,7 @@ def build_warehouse(
             continue
         try:
             con.execute("BEGIN TRANSACTION")
-            views = create_views(con, lake_root)
+            views = create_views(con, lake_root, audit_dir=audit_dir)
             con.execute("COMMIT")
         finally:
             con.close()
@@ -84,8 +87,10 @@ def build_warehouse(
         return WarehouseBuild(warehouse_path, tuple(views), attempts, seconds)
 
 
-def memory_connection(lake_root: str) -> duckdb.DuckDBPyConnection:
+def memory_connection(
+    lake_root: str, *, audit_dir: str | os.PathLike[str] | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake views, for long-lived readers (never locks the file)."""
     con = duckdb.connect(":memory:")
-    create_views(con, lake_root)
+    create_views(con, lake_root, audit_dir=audit_dir)
     return con

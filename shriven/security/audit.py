@@ -21,7 +21,7 @@ from pathlib import Path
 
 from shriven.durable import fsync_dir
 
-__all__ = ["AUDIT_COLUMNS", "AuditLog", "AuditRecord"]
+__all__ = ["AUDIT_COLUMNS", "AUDIT_DUCKDB_TYPES", "AuditLog", "AuditRecord", "audit_directory"]
 
 #: The JSON keys of one line, in order (the lake view over the log selects exactly these).
 AUDIT_COLUMNS: tuple[str, ...] = (
@@ -43,6 +43,18 @@ _ATOMIC_APPEND_BYTES = 4096  # PIPE_BUF on Linux
 _EPOCH = date(1970, 1, 1)
 _NS_PER_DAY = 86_400_000_000_000
 
+
+
+def audit_directory(state_dir: str | os.PathLike[str]) -> Path:
+    """Where the platform's audit log lives: ``<state_dir>/security/audit``."""
+    return Path(state_dir) / "security" / "audit"
+
+
+#: DuckDB types of :data:`AUDIT_COLUMNS` (the ``audit_log`` view reads the files with them).
+AUDIT_DUCKDB_TYPES: dict[str, str] = {
+    "ts_ns": "BIGINT", "correlation_id": "VARCHAR", "principal": "VARCHAR", "role": "VARCHAR",
+    "action": "VARCHAR", "target": "VARCHAR", "result": "VARCHAR", "status": "INTEGER", "detail": "VARCHAR",
+}  # fmt: skip
 
 @dataclass(frozen=True, slots=True)
 class AuditRecord:

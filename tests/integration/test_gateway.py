@@ -19,8 +19,10 @@ from gateway.app import create_app
 from gateway.services import GatewayServices
 from shriven.engine.status import read_status, status_path
 from shriven.engine.wiring import open_paper_session
+from shriven.lake.warehouse import memory_connection
 from shriven.marketdata.synthetic import session_window
 from shriven.observability.logs import configure_json_logging
+from shriven.security.audit import audit_directory
 from shriven.security.roles import Principal, Role
 from shriven.security.tokens import TokenIssuer, TokenSettings
 from shriven.security.vault import MasterKey, Vault, default_vault_path
@@ -188,6 +190,11 @@ def test_orders_go_through_the_command_log_into_a_paper_engine(gw) -> None:
     assert any(a["correlation_id"] == "corr-123" and a["principal"] == "test-trader" and a["status"] == 202 for a in posts)
     assert any(a["status"] == 409 and a["result"] == "refused" for a in posts)
     assert any(a["action"] == "DELETE /v1/orders/{client_order_id}" and a["status"] == 202 for a in audit)
+    # the same records through the warehouse's audit_log view (ad-hoc SQL)
+    con = memory_connection(settings.lake_root, audit_dir=audit_directory(settings.state_dir))
+    rows = con.sql("SELECT principal, status, correlation_id, ts FROM audit_log WHERE action = 'POST /v1/orders' ORDER BY ts").fetchall()
+    assert ("test-trader", 202, "corr-123") in [r[:3] for r in rows]
+    assert all(r[3] is not None for r in rows)
 
 
 def test_kill_switch_is_set_by_admins_and_shown_in_risk(gw) -> None:

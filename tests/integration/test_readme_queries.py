@@ -27,6 +27,7 @@ from shriven.marketdata.validation import validate_trades
 from shriven.model.records import Signal
 from shriven.pricing.daily import price_synthetic_chains
 from shriven.schemas import OHLCV, TIMESTAMP
+from shriven.security.audit import AuditLog, AuditRecord, audit_directory
 from shriven.signals.log import SignalLog
 from shriven.strategy.momentum import Momentum
 from shriven.strategy.signal_follower import SignalFollower
@@ -76,7 +77,11 @@ def warehouse(tmp_path_factory):
     SignalLog(settings.lake_root, symbols=settings.universe).append(signals, source="readme", now_ns=window.start_ns)
     strategies = [SignalFollower("follow", ("ACME", "BOLT")), Momentum("mom", ("CRUX",), fast=3, slow=8, quantity=10)]
     run_backtest(settings, [DAY.isoformat()], strategies=strategies, run_id="readme")
-    build_warehouse(settings.warehouse_path, settings.lake_root)
+    AuditLog(audit_directory(settings.state_dir)).record(AuditRecord(
+        ts_ns=open_ns, correlation_id="c-1", principal="alice", role="trader", action="POST /v1/orders",
+        target="/v1/orders", result="ok", status=202, detail='{"symbol": "ACME"}',
+    ))  # fmt: skip
+    build_warehouse(settings.warehouse_path, settings.lake_root, audit_dir=audit_directory(settings.state_dir))
     return settings.warehouse_path
 
 

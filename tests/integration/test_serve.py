@@ -49,6 +49,8 @@ def test_make_serve_deploys_everything_and_a_triggered_run_completes(tmp_path):
         "SHRIVEN_CONFIG": str(config),
         "PREFECT_PORT": str(port),
         "COLUMNS": "200",
+        # the worker polls for scheduled runs every 10 s by default; the test need not wait that long
+        "PREFECT_WORKER_QUERY_SECONDS": "1",
     }
     env.pop("PREFECT_API_URL", None)
     try:

@@ -326,3 +326,20 @@ def test_memory_connection_works_while_another_process_holds_the_warehouse(
         assert con.execute("SELECT current_setting('TimeZone')").fetchone() == ("UTC",)
     finally:
         con.close()
+
+
+def test_audit_log_view_is_typed_before_and_after_the_first_record(tmp_path: Path, lake_root: str) -> None:
+    from shriven.security.audit import AuditLog, AuditRecord
+
+    audit_dir = tmp_path / "audit"
+    con = memory_connection(lake_root, audit_dir=audit_dir)
+    assert con.sql("SELECT count(*) FROM audit_log").fetchall() == [(0,)]
+    empty_types = dict(con.sql("DESCRIBE audit_log").fetchall()[i][:2] for i in range(10))
+    AuditLog(audit_dir).record(AuditRecord(
+        ts_ns=1_767_600_000_123_456_789, correlation_id="c-1", principal="alice", role="trader",
+        action="POST /v1/orders", target="/v1/orders", result="ok", status=202, detail='{"symbol": "ACME"}',
+    ))  # fmt: skip
+    create_views(con, lake_root, audit_dir=audit_dir)
+    assert dict(con.sql("DESCRIBE audit_log").fetchall()[i][:2] for i in range(10)) == empty_types
+    row = con.sql("SELECT epoch_ns(ts), principal, status, detail FROM audit_log").fetchall()
+    assert row == [(1_767_600_000_123_456_789, "alice", 202, '{"symbol": "ACME"}')]
