@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request, status
 
 from gateway.api_models import FlowRunBody, FlowRunCreated, Problem
 from gateway.auth import problem, trader
+from shriven.observability.logs import current_correlation_id
 from shriven.security.roles import Principal
 
 router = APIRouter(prefix="/v1/flows", tags=["flows"])
@@ -40,7 +41,7 @@ def create_flow_run(
             found.raise_for_status()
             created = client.post(
                 f"deployments/{found.json()['id']}/create_flow_run",
-                json={"parameters": parameters, "tags": ["gateway", f"by:{principal.subject}"]},
+                json={"parameters": parameters, "tags": _tags(principal)},
             )
             if created.status_code in (409, 422):
                 raise problem(422, "invalid_parameters", created.json().get("detail", created.text)[:500]
@@ -53,3 +54,10 @@ def create_flow_run(
         flow_run_id=run["id"], name=run.get("name", ""), deployment=f"{flow_name}/{deployment_name}",
         state=(run.get("state") or {}).get("type", "SCHEDULED"),
     )  # fmt: skip
+
+
+def _tags(principal: Principal) -> list[str]:
+    """Who asked, and the request's correlation id: the flow run can be found from the gateway's logs."""
+    tags = ["gateway", f"by:{principal.subject}"]
+    cid = current_correlation_id()
+    return [*tags, f"correlation:{cid}"] if cid else tags

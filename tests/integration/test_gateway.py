@@ -350,7 +350,8 @@ def test_a_flow_run_is_created_through_the_prefect_api(tmp_path) -> None:
         client.create_deployment(flow_id=flow_id, name="nightly")
     with serve_gateway(gateway_settings(tmp_path), environ={"PREFECT_API_URL": _prefect_api_url()}) as gw:
         with gw.client(headers=gw.auth(Role.TRADER)) as c:
-            r = c.post("/v1/flows/gateway-probe/nightly/runs", json={"parameters": {"days": 3}})
+            r = c.post("/v1/flows/gateway-probe/nightly/runs", json={"parameters": {"days": 3}},
+                       headers={"X-Correlation-ID": "flow-req-1"})
             missing = c.post("/v1/flows/gateway-probe/no-such/runs", json={})
     assert r.status_code == 202, r.text
     assert missing.status_code == 404
@@ -358,6 +359,7 @@ def test_a_flow_run_is_created_through_the_prefect_api(tmp_path) -> None:
         run = client.read_flow_run(r.json()["flow_run_id"])
     assert run.parameters == {"days": 3}
     assert "by:test-trader" in run.tags
+    assert "correlation:flow-req-1" in run.tags  # the gateway request's id follows it into the flow run
 
 
 @pytest.mark.slow
