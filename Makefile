@@ -45,11 +45,13 @@ demo: install
 	@if [ "$(SERVER_UP)" = yes ]; then export PREFECT_API_URL=$(PREFECT_URL); fi; \
 	$(BIN)/shriven demo
 
+# Two workers (CI has 2 cores): half the suite waits on servers, a browser or fsync, and numba's
+# cold compiles of a fresh clone run on both cores. `pytest path::test` alone needs no -n.
 test: install browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 bench: install
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
