@@ -47,6 +47,11 @@ def require(role: Role):
                 status.HTTP_401_UNAUTHORIZED, exc.reason.value, str(exc),
                 headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.reason.value}"'},
             ) from None  # fmt: skip
+        if principal.key_id is not None and not services.keys.is_active(principal.key_id):
+            raise problem(
+                status.HTTP_401_UNAUTHORIZED, "revoked", "the API key this token was issued for is revoked",
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token", error_description="revoked"'},
+            )  # fmt: skip
         request.state.principal = principal
         if not principal.role.allows(role):
             raise problem(

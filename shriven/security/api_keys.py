@@ -169,6 +169,12 @@ class ApiKeyStore:
             records = self._current()
         return sorted((r.info for r in records.values()), key=lambda i: (i.created_at, i.key_id))
 
+    def is_active(self, key_id: str) -> bool:
+        """Whether the key exists and is not revoked: a revoke also stops the tokens it bought."""
+        with self._mutex:
+            record = self._current().get(key_id)
+        return record is not None and record.info.revoked_at is None
+
     def has_keys(self) -> bool:
         """Whether any key was ever created (revoked ones count, so revoking all never opens the gate)."""
         with self._mutex:

@@ -110,8 +110,13 @@ def test_token_endpoint_refuses_unknown_and_revoked_keys(gw) -> None:
         assert c.post("/v1/auth/token").status_code == 401
         assert c.post("/v1/auth/token", headers={"X-API-Key": "sqk_000000000000_nope"}).status_code == 401
         key = gw.services.keys.create("temp", Role.VIEWER)
-        assert c.post("/v1/auth/token", json={"api_key": key}).status_code == 200
+        token = c.post("/v1/auth/token", json={"api_key": key}).json()["access_token"]
+        assert c.get("/v1/pnl", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         gw.services.keys.revoke(key.split("_")[1])
+        # the token it bought stops working at once, not when it expires
+        refused = c.get("/v1/pnl", headers={"Authorization": f"Bearer {token}"})
+        assert refused.status_code == 401
+        assert refused.json()["reason"] == "revoked"
         r = c.post("/v1/auth/token", json={"api_key": key})
         assert r.status_code == 401
         assert key not in r.text
