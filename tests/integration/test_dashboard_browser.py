@@ -256,6 +256,13 @@ def test_trading_and_pipeline_pages_in_chromium(dashboard: Dashboard) -> None:
             # latest 50, and the grid renders only visible rows): ours makes at least one completed
             assert int(_metric(page, "completed")) >= 1
             _settle(page, dashboard, "pipelines")
+
+            page = _open(browser, dashboard, "health")
+            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.get_by_text("No engine metrics yet").wait_for(timeout=PAGE_TIMEOUT_MS)  # no execution ran here
+            # the test's Prefect server answers its /health: the page probed it for real
+            page.get_by_text("Platform", exact=False).first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            _settle(page, dashboard, "health")
         finally:
             browser.close()
 
