@@ -24,7 +24,7 @@ RUN_DIR := $(SHRIVEN_DATA_DIR)/run
 # Use the server that `make serve` started when it is up; otherwise flows start Prefect's local one.
 SERVER_UP = $(shell curl -fs -o /dev/null $(PREFECT_URL)/health && echo yes)
 
-.PHONY: install browser demo test test-fast bench serve stop dashboard gateway sql lint clean
+.PHONY: install browser postgres demo test test-fast bench serve stop serve-postgres stop-postgres dashboard gateway sql lint clean
 
 install: $(STAMP)
 
@@ -41,13 +41,19 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
+# Debian's PostgreSQL server, for the Prefect-on-PostgreSQL set-up and its test (never started here).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 demo: install
 	@if [ "$(SERVER_UP)" = yes ]; then export PREFECT_API_URL=$(PREFECT_URL); fi; \
 	$(BIN)/shriven demo
 
 # Two workers (CI has 2 cores): half the suite waits on servers, a browser or fsync, and numba's
 # cold compiles of a fresh clone run on both cores. `pytest path::test` alone needs no -n.
-test: install browser
+test: install browser postgres
 	$(BIN)/python -m pytest -q -n 2
 
 test-fast: install
@@ -106,3 +112,38 @@ lint: install
 
 clean:
 	rm -rf $(VENV) .prefect .pytest_cache
+
+# `make serve` on PostgreSQL instead of SQLite, with two process workers on the pool
+# (docs/prefect-postgres.md: when SQLite's "database is locked" starts to show under many tasks).
+PG_PORT ?= 5433
+PG_DIR ?= $(RUN_DIR)/postgres
+serve-postgres: install postgres
+	@mkdir -p $(RUN_DIR)
+	@PG_URL=$$(bash scripts/postgres.sh start $(PG_DIR) $(PG_PORT)) || exit 1; \
+	if [ "$(SERVER_UP)" = yes ]; then \
+	  [ -f $(RUN_DIR)/prefect-pg-server.pid ] || { echo "a Prefect server already answers on port $(PREFECT_PORT) (make serve?): make stop first, or set PREFECT_PORT"; exit 1; }; \
+	else \
+	  echo "starting Prefect server on PostgreSQL at 127.0.0.1:$(PREFECT_PORT) (log: $(RUN_DIR)/prefect-pg-server.log)"; \
+	  PREFECT_API_DATABASE_CONNECTION_URL="$$PG_URL" nohup $(BIN)/prefect server start --host 127.0.0.1 --port $(PREFECT_PORT) > $(RUN_DIR)/prefect-pg-server.log 2>&1 & echo $$! > $(RUN_DIR)/prefect-pg-server.pid; \
+	  for i in $$(seq 1 90); do curl -fs -o /dev/null $(PREFECT_URL)/health && break; sleep 1; done; \
+	fi
+	@curl -fs -o /dev/null $(PREFECT_URL)/health || { echo "Prefect server did not come up; see $(RUN_DIR)/prefect-pg-server.log"; exit 1; }
+	PREFECT_API_URL=$(PREFECT_URL) $(BIN)/prefect work-pool inspect $(POOL) >/dev/null 2>&1 || \
+	  PREFECT_API_URL=$(PREFECT_URL) $(BIN)/prefect work-pool create $(POOL) --type process
+	PREFECT_API_URL=$(PREFECT_URL) $(BIN)/prefect deploy --all --no-prompt
+	@for w in 1 2; do \
+	  if [ ! -f $(RUN_DIR)/prefect-pg-worker-$$w.pid ] || ! kill -0 $$(cat $(RUN_DIR)/prefect-pg-worker-$$w.pid) 2>/dev/null; then \
+	    PREFECT_API_URL=$(PREFECT_URL) nohup $(BIN)/prefect worker start --pool $(POOL) --type process --name "$$(hostname)-pg-$$w" > $(RUN_DIR)/prefect-pg-worker-$$w.log 2>&1 & echo $$! > $(RUN_DIR)/prefect-pg-worker-$$w.pid; \
+	  fi; \
+	done
+	@echo "Prefect UI: http://127.0.0.1:$(PREFECT_PORT)  (PostgreSQL on 127.0.0.1:$(PG_PORT), data in $(PG_DIR)); stop with: make stop-postgres"
+
+stop-postgres:
+	@for p in prefect-pg-worker-1 prefect-pg-worker-2 prefect-pg-server; do \
+	  if [ -f $(RUN_DIR)/$$p.pid ]; then pid=$$(cat $(RUN_DIR)/$$p.pid); \
+	    if kill $$pid 2>/dev/null; then \
+	      for i in $$(seq 1 20); do kill -0 $$pid 2>/dev/null || break; sleep 0.5; done; \
+	      if kill -0 $$pid 2>/dev/null; then kill -9 $$pid 2>/dev/null; echo "killed $$p"; else echo "stopped $$p"; fi; \
+	    fi; rm -f $(RUN_DIR)/$$p.pid; fi; \
+	done
+	@bash scripts/postgres.sh stop $(PG_DIR)

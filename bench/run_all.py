@@ -58,6 +58,9 @@ def main() -> None:
     print("\n== gateway: order submission over loopback HTTP against bare FastAPI ==", flush=True)
     # Its own process too: it starts the gateway and the baseline as server processes of its own.
     subprocess.run([sys.executable, str(Path(__file__).with_name("bench_gateway.py"))], check=True)
+    print("\n== research: parameter sweep against vectorbt ==", flush=True)
+    # Its own process: vectorbt's import patches plotly's theme, and its numba kernels are its own.
+    subprocess.run([sys.executable, str(Path(__file__).with_name("bench_research.py"))], check=True)
     print("\n== demo pipeline through Prefect ==")
     bench_pipeline.print_result(bench_pipeline.run())
     print(f"\nall benchmarks in {time.perf_counter() - started:.0f} s")

@@ -88,6 +88,20 @@ def _parser() -> argparse.ArgumentParser:
     sig.add_argument("--weight", action="store_true", help="target is a weight of equity")
     sig.add_argument("--source", default="cli")
 
+    sw = sub.add_parser("sweep", help="evaluate a grid of EMA-cross parameters over days of bars (flow sweep)")
+    sw.add_argument("--start", type=date.fromisoformat, required=True, help="first UTC day")
+    sw.add_argument("--days", type=int, default=1)
+    sw.add_argument("--fast", type=int, nargs="+", default=[3, 5, 8], help="fast EMA spans")
+    sw.add_argument("--slow", type=int, nargs="+", default=[13, 21, 34], help="slow EMA spans")
+    sw.add_argument("--quantity", type=float, nargs="+", default=[10.0], help="target sizes")
+    sw.add_argument("--long-only", action="store_true", help="a cross down goes flat, not short")
+    sw.add_argument("--interval", default="1m")
+    sw.add_argument("--symbols", nargs="*", default=None)
+    sw.add_argument("--fee-bps", type=float, default=5.0)
+    sw.add_argument("--spread-bps", type=float, default=2.0)
+    sw.add_argument("--dask-workers", type=int, default=0, help="run the chunks on a local Dask cluster of N workers")
+    sw.add_argument("--sweep-id", default=None, help="name it (or resume it: finished chunks are kept)")
+
     sub.add_parser("gateway", help="serve the REST gateway (settings [gateway]; default 127.0.0.1:8080)")
     apikeys.add_parser(sub)
     secrets_cli.add_parser(sub)
@@ -181,6 +195,17 @@ def _run(args: argparse.Namespace) -> int:
             print(f"shriven signal: rejected ({', '.join(result.reasons)}); see the quarantine view", file=sys.stderr)
             return 2
         print(f"signal {result.first_offset}: {args.symbol} {kind.name.lower()} {args.target}")
+    elif args.command == "sweep":
+        from flows.sweep import sweep
+
+        _print_json(
+            sweep(
+                start=args.start, days=args.days, fast=args.fast, slow=args.slow, quantity=args.quantity,
+                allow_short=[not args.long_only], interval=args.interval, symbols=args.symbols,
+                fee_bps=args.fee_bps, spread_bps=args.spread_bps, dask_workers=args.dask_workers,
+                sweep_id=args.sweep_id,
+            )
+        )  # fmt: skip
     elif args.command == "apikey":
         return apikeys.run(settings, args)
     elif args.command == "secrets":

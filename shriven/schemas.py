@@ -461,6 +461,39 @@ FEATURES = pa.schema(
 )
 
 
+# -- research (issue 8) ------------------------------------------------------------------------
+
+#: One row per parameter set of a sweep.
+SWEEP_RESULTS = pa.schema(
+    [
+        _field("set_id", pa.int64(), "", "index of the parameter set in the expanded grid"),
+        _field("fast", pa.int64(), "bars", "fast EMA span"),
+        _field("slow", pa.int64(), "bars", "slow EMA span"),
+        _field("quantity", pa.float64(), "base units", "target size per symbol"),
+        _field("allow_short", pa.bool_(), "", "whether a cross down goes short (else flat)"),
+        _field("total_return", pa.float64(), "fraction", "final equity / starting cash - 1"),
+        _field(
+            "sharpe_ratio",
+            pa.float64(),
+            "ratio",
+            "annualised Sharpe of per-timestamp returns; NaN without dispersion",
+        ),
+        _field("max_drawdown", pa.float64(), "fraction", "deepest fall from the running peak, <= 0"),
+        _field("trades", pa.int64(), "count", "symbol bars with a trade"),
+        _field("fees", pa.float64(), "quote currency", "fees paid"),
+        _field("turnover", pa.float64(), "quote currency", "sum of |trade| * fill price"),
+        _field(
+            "final_equity",
+            pa.float64(),
+            "quote currency",
+            "cash + positions marked at the last closes",
+        ),
+        _field("periods", pa.int64(), "count", "returns in the equity curve (distinct timestamps)"),
+    ],
+    metadata={"dataset": "sweep_results", "sort": "set_id"},
+)
+
+
 @dataclass(frozen=True)
 class Dataset:
     """A lake dataset: its schema and the hive partition keys under ``lake/<name>/``."""
@@ -491,6 +524,7 @@ DATASETS: dict[str, Dataset] = {
     "sentiment_scores": Dataset("sentiment_scores", SENTIMENT_SCORES, ("date",)),
     "sentiment_index": Dataset("sentiment_index", SENTIMENT_INDEX, ("date",)),
     "features": Dataset("features", FEATURES, ("date",)),
+    "sweep_results": Dataset("sweep_results", SWEEP_RESULTS, ("date", "sweep")),
     **{f"bars_{i}": Dataset(f"bars_{i}", BARS) for i in BAR_INTERVALS},
 }
 

@@ -88,6 +88,7 @@ _DESCRIPTIONS = {
     "sentiment_scores": "per (text, symbol) class probabilities and score p_positive - p_negative of the sentiment model",
     "sentiment_index": "point-in-time decayed sentiment index per symbol on a time grid",
     "features": "model features per symbol at each bar close: returns, volatility, volume z-score, order flow, RSI, ranks, sentiment",
+    "sweep_results": "one row per parameter set of a research sweep (date it started, sweep = its id): parameters, return, Sharpe, drawdown, trades, fees",
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import msgspec
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -26,6 +27,8 @@ from shriven.marketdata.synthetic import SyntheticExchange, session_window
 from shriven.marketdata.validation import validate_trades
 from shriven.model.records import Signal
 from shriven.pricing.daily import price_synthetic_chains
+from shriven.research.results import SweepStore
+from shriven.research.sweep import Costs, run_sweep
 from shriven.schemas import OHLCV, TIMESTAMP
 from shriven.security.audit import AuditLog, AuditRecord, audit_directory
 from shriven.signals.log import SignalLog
@@ -77,6 +80,9 @@ def warehouse(tmp_path_factory):
     SignalLog(settings.lake_root, symbols=settings.universe).append(signals, source="readme", now_ns=window.start_ns)
     strategies = [SignalFollower("follow", ("ACME", "BOLT")), Momentum("mom", ("CRUX",), fast=3, slow=8, quantity=10)]
     run_backtest(settings, [DAY.isoformat()], strategies=strategies, run_id="readme")
+    bars = pl.from_arrow(lake.read("bars_1m", [DAY.isoformat()]).select(["ts", "symbol", "close"]))
+    grid = {"fast": [3, 5], "slow": [13, 21], "quantity": [10.0], "allow_short": [True]}
+    SweepStore(settings.lake_root, "readme", started=DAY).write(0, run_sweep(bars, grid, Costs(starting_cash=1e6)))
     AuditLog(audit_directory(settings.state_dir)).record(AuditRecord(
         ts_ns=open_ns, correlation_id="c-1", principal="alice", role="trader", action="POST /v1/orders",
         target="/v1/orders", result="ok", status=202, detail='{"symbol": "ACME"}',
