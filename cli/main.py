@@ -99,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument("--symbols", nargs="*", default=None)
     sw.add_argument("--fee-bps", type=float, default=5.0)
     sw.add_argument("--spread-bps", type=float, default=2.0)
+    sw.add_argument("--chunk-size", type=int, default=256, help="parameter sets per task (and per result file)")
     sw.add_argument("--dask-workers", type=int, default=0, help="run the chunks on a local Dask cluster of N workers")
     sw.add_argument("--sweep-id", default=None, help="name it (or resume it: finished chunks are kept)")
 
@@ -202,8 +203,8 @@ def _run(args: argparse.Namespace) -> int:
             sweep(
                 start=args.start, days=args.days, fast=args.fast, slow=args.slow, quantity=args.quantity,
                 allow_short=[not args.long_only], interval=args.interval, symbols=args.symbols,
-                fee_bps=args.fee_bps, spread_bps=args.spread_bps, dask_workers=args.dask_workers,
-                sweep_id=args.sweep_id,
+                fee_bps=args.fee_bps, spread_bps=args.spread_bps, chunk_size=args.chunk_size,
+                dask_workers=args.dask_workers, sweep_id=args.sweep_id,
             )
         )  # fmt: skip
     elif args.command == "apikey":

@@ -84,3 +84,44 @@ def test_a_local_dask_cluster_gives_identical_rows(bars_platform):
                    dask_workers=2, sweep_id="dask")  # fmt: skip
     assert result["evaluated_chunks"] == 6
     assert _stored(bars_platform, "dask").equals(_expected(bars_platform))
+
+
+def test_a_sweep_killed_mid_run_loses_no_finished_chunk_and_resumes(bars_platform):
+    """`shriven sweep` in a real process, SIGKILLed once chunks have landed; the same id finishes it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.sweep import sweep
+
+    fast, slow = list(range(2, 14)), list(range(20, 40))
+    root = Path(bars_platform.lake_root)
+    env = {**os.environ, "PREFECT_API_URL": PREFECT_API_URL.value()}
+    # small chunks (4 sets, one task each), so the sweep is still running when chunks have landed
+    command = [sys.executable, "-m", "cli.main", "sweep", "--start", DAY.isoformat(), "--fast", *map(str, fast),
+               "--slow", *map(str, slow), "--chunk-size", "4", "--sweep-id", "killed"]  # fmt: skip
+    proc = subprocess.Popen(command, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 120
+    parts: list[Path] = []
+    while len(parts) < 5:
+        assert proc.poll() is None, "the sweep finished before it could be killed"
+        assert time.monotonic() < deadline, "no chunk landed in time"
+        time.sleep(0.05)
+        parts = list(root.glob("sweep_results/date=*/sweep=killed/part-*.parquet"))
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(30)
+    landed = len(list(root.glob("sweep_results/date=*/sweep=killed/part-*.parquet")))
+    assert 5 <= landed < len(fast) * len(slow) // 4
+    resumed = sweep(start=DAY, fast=fast, slow=slow, quantity=[10.0], chunk_size=4, sweep_id="killed")
+    assert resumed["evaluated_chunks"] == len(fast) * len(slow) // 4 - landed
+    costs = Costs(starting_cash=bars_platform.trading.starting_cash, fee_bps=5.0, spread_bps=2.0)
+    bars = Lake(bars_platform.lake_root).read("bars_1m", [DAY.isoformat()]).select(["ts", "symbol", "close"])
+    grid = {"fast": fast, "slow": slow, "quantity": [10.0], "allow_short": [True]}
+    conventions = replace(EQUITIES, periods_per_year=periods_per_year_for("1m", "equities"))
+    expected = pl.from_arrow(run_sweep(pl.from_arrow(bars), grid, costs, conventions=conventions))
+    assert _stored(bars_platform, "killed").equals(expected)
