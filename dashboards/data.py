@@ -1133,3 +1133,108 @@ def load_option_chain(lake_root: str, symbol: str) -> pl.DataFrame:
 def load_svi_fits(lake_root: str, symbol: str) -> pl.DataFrame:
     """SVI smiles of one underlying's latest chain (cached)."""
     return latest_svi_fits(lake_reader(lake_root), symbol)
+
+
+# ------------------------------------------------------------------------------ parameter sweeps
+#: Metrics of a sweep the Sweeps page can map: column -> (label, d3 format, higher is better).
+SWEEP_METRICS: dict[str, tuple[str, str, bool]] = {
+    "sharpe_ratio": ("Sharpe ratio", ".2f", True),
+    "total_return": ("Total return", "+.2%", True),
+    "max_drawdown": ("Max drawdown", ".2%", True),  # <= 0: the shallowest is the best
+    "trades": ("Trades", ",d", True),
+    "fees": ("Fees", ",.2f", False),
+    "final_equity": ("Final equity", ",.2f", True),
+}
+#: Strategy parameters of a sweep row (``shriven.research.sweep.PARAMETERS``), in grid order.
+SWEEP_PARAMETERS: tuple[str, ...] = ("fast", "slow", "quantity", "allow_short")
+#: Parameter sets the Sweeps page lists as the top of a sweep.
+SWEEP_TOP_SETS = 10
+
+
+@dataclass(frozen=True)
+class SweepHeatmap:
+    """One metric of a sweep over two parameters: ``z[i][j]`` is at ``y[i]``, ``x[j]``.
+
+    Axis values are sorted ascending; a cell no row fills is None (so is a NaN metric).
+    """
+
+    x_name: str
+    y_name: str
+    x: list[Any]
+    y: list[Any]
+    z: list[list[float | None]]
+
+
+def sweep_catalog(reader: LakeReader) -> pl.DataFrame:
+    """Every sweep in the lake, newest first: sweep, date (the day it started), sets (rows so far)."""
+    return reader.query(
+        "SELECT sweep, any_value(date) AS date, count(*) AS sets FROM sweep_results "
+        "GROUP BY sweep ORDER BY date DESC, sweep DESC"
+    )
+
+
+def sweep_rows(reader: LakeReader, sweep: str) -> pl.DataFrame:
+    """The finished rows of one sweep by ``set_id``: the SWEEP_RESULTS columns (no partitions)."""
+    return reader.query(
+        "SELECT * EXCLUDE (date, sweep) FROM sweep_results WHERE sweep = ? ORDER BY set_id",
+        [sweep],
+    )
+
+
+def sweep_parameter_values(rows: pl.DataFrame) -> dict[str, list[Any]]:
+    """The distinct values of each parameter in a sweep's rows, ascending."""
+    return {
+        name: sorted(rows.get_column(name).unique().drop_nulls().to_list())
+        for name in SWEEP_PARAMETERS
+    }
+
+
+def filter_sweep(rows: pl.DataFrame, fixed: dict[str, Any]) -> pl.DataFrame:
+    """The rows whose parameters equal ``fixed`` (parameter -> value)."""
+    return rows.filter(*(pl.col(name) == value for name, value in fixed.items())) if fixed else rows
+
+
+def _metric_values(metric: str) -> pl.Expr:
+    if metric not in SWEEP_METRICS:
+        raise ValueError(f"unknown sweep metric {metric!r}; known: {list(SWEEP_METRICS)}")
+    return pl.col(metric).cast(pl.Float64).fill_nan(None)
+
+
+def sweep_heatmap(rows: pl.DataFrame, metric: str, x_name: str, y_name: str) -> SweepHeatmap:
+    """``metric`` of ``rows`` over the parameters ``x_name`` × ``y_name``.
+
+    The other parameters should be fixed first (:func:`filter_sweep`), so that each cell holds
+    one set; a cell with several sets shows their mean.
+    """
+    if x_name == y_name or not {x_name, y_name} <= set(SWEEP_PARAMETERS):
+        raise ValueError(f"heatmap axes must be two of {SWEEP_PARAMETERS}, got {x_name}, {y_name}")
+    cells = rows.group_by(x_name, y_name).agg(_metric_values(metric).mean().alias("value"))
+    xs = sorted(cells.get_column(x_name).unique().to_list())
+    ys = sorted(cells.get_column(y_name).unique().to_list())
+    z: list[list[float | None]] = [[None] * len(xs) for _ in ys]
+    for x, y, value in cells.select(x_name, y_name, "value").iter_rows():
+        z[ys.index(y)][xs.index(x)] = value
+    return SweepHeatmap(x_name, y_name, xs, ys, z)
+
+
+def top_sweep_sets(rows: pl.DataFrame, metric: str, n: int = SWEEP_TOP_SETS) -> pl.DataFrame:
+    """The ``n`` best sets of a sweep by ``metric`` (its direction in SWEEP_METRICS), NaN last."""
+    higher_is_better = SWEEP_METRICS.get(metric, ("", "", True))[2]
+    return (
+        rows.with_columns(_metric_values(metric).alias("_key"))
+        .sort("_key", "set_id", descending=[higher_is_better, False], nulls_last=True)
+        .drop("_key")
+        .head(n)
+    )
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_sweeps(lake_root: str) -> pl.DataFrame:
+    """Sweeps in the lake, newest first, with their set counts (cached)."""
+    return sweep_catalog(lake_reader(lake_root))
+
+
+@st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
+def load_sweep(lake_root: str, sweep: str) -> pl.DataFrame:
+    """Every finished row of one sweep (cached)."""
+    return sweep_rows(lake_reader(lake_root), sweep)

@@ -91,6 +91,7 @@ PAGES = {
             icon=":material/psychology:",
             url_path="ml",
         ),
+        st.Page("app_pages/sweeps.py", title="Sweeps", icon=":material/grid_on:", url_path="sweeps"),
     ],
     "Operations": [
         st.Page(

@@ -115,6 +115,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, prefect_harness) -> Iter
     write_options_and_depth(trading.settings)
     write_ml_lake(data_dir, trading.settings.lake_root)
     write_demo_lake(str(data_dir / "lake"), day=DAY)
+    _write_sweep(str(data_dir / "lake"))
     api_url = _one_flow_run()
     port = _free_port()
     env = {
@@ -157,6 +158,22 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, prefect_harness) -> Iter
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=15)
+
+
+def _write_sweep(lake_root: str) -> None:
+    """A 3 x 2 EMA-cross sweep over a random walk, as the sweep flow leaves it in the lake."""
+    import numpy as np
+    import polars as pl
+
+    from shriven.research.results import SweepStore
+    from shriven.research.sweep import Costs, run_sweep
+
+    n = 2_000
+    ts = np.datetime64("2026-01-05T14:30", "ns") + np.arange(n) * np.timedelta64(60, "s")
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(3).normal(0, 1e-3, n)))
+    bars = pl.DataFrame({"ts": ts, "symbol": ["ACME"] * n, "close": close}).with_columns(pl.col("ts").dt.replace_time_zone("UTC"))
+    grid = {"fast": [2, 3, 5], "slow": [8, 13], "quantity": [10.0], "allow_short": [True]}
+    SweepStore(lake_root, "browser", started=DAY).write(0, run_sweep(bars, grid, Costs(starting_cash=1e6)))
 
 
 def _last_price(data_dir: Path, symbol: str) -> float:
@@ -294,5 +311,11 @@ def test_options_performance_and_ml_pages_in_chromium(dashboard: Dashboard) -> N
             assert _metric(page, "In production") == f"{MODEL} v1"
             assert _metric(page, "Versions") == "2"
             _settle(page, dashboard, "ml")
+
+            page = _open(browser, dashboard, "sweeps")
+            page.locator(".js-plotly-plot .main-svg").first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=PAGE_TIMEOUT_MS)
+            assert page.locator('[data-testid="stMetric"]').count() >= 1
+            _settle(page, dashboard, "sweeps")
         finally:
             browser.close()
