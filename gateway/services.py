@@ -79,7 +79,6 @@ class GatewayServices:
     _views: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
     _views_at: float = field(default=-1e18, repr=False)
     _views_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _commands_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(

@@ -60,13 +60,12 @@ def submit_order(
     if body.symbol not in services.settings.universe:
         raise problem(422, "unknown_symbol", f"{body.symbol!r} is not in the universe {list(services.settings.universe)}")
     try:
-        with services._commands_lock:
-            command, created = services.commands.submit_order(
-                principal=principal.subject, idempotency_key=idempotency_key, symbol=body.symbol,
-                side=Side[body.side.upper()], quantity=body.quantity,
-                order_type=OrderType[body.order_type.upper()], price=body.price,
-                correlation_id=current_correlation_id() or "",
-            )  # fmt: skip
+        command, created = services.commands.submit_order(
+            principal=principal.subject, idempotency_key=idempotency_key, symbol=body.symbol,
+            side=Side[body.side.upper()], quantity=body.quantity,
+            order_type=OrderType[body.order_type.upper()], price=body.price,
+            correlation_id=current_correlation_id() or "",
+        )  # fmt: skip
     except IdempotencyConflict as exc:
         raise problem(409, "idempotency_conflict", str(exc)) from None
     except InvalidCommand as exc:
@@ -85,19 +84,17 @@ def cancel_order(
     principal: Principal = Depends(trader),
 ) -> OrderAccepted:  # fmt: skip
     services = request.app.state.services
-    with services._commands_lock:
-        known = bool(services.commands.for_order(client_order_id))
+    known = bool(services.commands.for_order(client_order_id))
     if not known:
         status_file = services.engine_status()
         known = status_file is not None and any(o.client_order_id == client_order_id for o in status_file.orders)
     if not known:
         raise problem(404, "unknown_order", f"no order {client_order_id!r} is known to the gateway or the engine")
     try:
-        with services._commands_lock:
-            command, created = services.commands.cancel_order(
-                principal=principal.subject, idempotency_key=idempotency_key or f"cancel:{client_order_id}",
-                client_order_id=client_order_id, correlation_id=current_correlation_id() or "",
-            )  # fmt: skip
+        command, created = services.commands.cancel_order(
+            principal=principal.subject, idempotency_key=idempotency_key or f"cancel:{client_order_id}",
+            client_order_id=client_order_id, correlation_id=current_correlation_id() or "",
+        )  # fmt: skip
     except IdempotencyConflict as exc:
         raise problem(409, "idempotency_conflict", str(exc)) from None
     except InvalidCommand as exc:
@@ -113,8 +110,7 @@ def _orders(services, *, pending_limit: int | None = None) -> tuple[OrderList, d
         after = status_file.last_command_offset
         for o in status_file.orders:
             views[o.client_order_id] = OrderView(**{f: getattr(o, f) for f in OrderView.model_fields})
-    with services._commands_lock:
-        pending = services.commands.indexed_after(after, limit=pending_limit)
+    pending = services.commands.indexed_after(after, limit=pending_limit)
     for command in pending:  # logged, not yet acted on by the engine
         if command.client_order_id not in views and command.side is not None:
             views[command.client_order_id] = _queued_view(command)

@@ -18,6 +18,7 @@ import hashlib
 import math
 import os
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,6 +115,7 @@ class CommandLog:
 
     Writers in several processes are serialised by an ``flock`` on a file beside the log; a
     line torn by a writer that crashed is cut off by the next writer (it was never acknowledged).
+    One object may be shared by threads (the gateway's request threads): a mutex guards its index.
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class CommandLog:
     ) -> None:
         self.path = Path(path)
         self._clock_ns = clock_ns
+        self._mutex = threading.RLock()
         self._lock_path = self.path.with_name(self.path.name + _LOCK_SUFFIX)
         self._by_key: dict[tuple[str, str], Command] = {}
         self._by_order: dict[str, list[Command]] = {}
@@ -180,7 +183,7 @@ class CommandLog:
         return self._append(draft)
 
     def _append(self, draft: Command) -> tuple[Command, bool]:
-        with self._exclusive():
+        with self._mutex, self._exclusive():
             self._catch_up(repair=True)
             existing = self._by_key.get((draft.principal, draft.idempotency_key))
             if existing is not None:
@@ -248,36 +251,41 @@ class CommandLog:
 
     def read_after(self, offset: int) -> list[Command]:
         """Complete commands with offsets above ``offset``, in order (a cheap stat when none)."""
-        if offset + 1 < self._read_next:
-            self._read_pos, self._read_next = 0, 0  # asked to go back: rescan from the start
-        out: list[Command] = []
-        for command, size in self._lines_from(self._read_pos):
-            self._read_pos += size
-            self._read_next = command.offset + 1
-            if command.offset > offset:
-                out.append(command)
-        return out
+        with self._mutex:
+            if offset + 1 < self._read_next:
+                self._read_pos, self._read_next = 0, 0  # asked to go back: rescan from the start
+            out: list[Command] = []
+            for command, size in self._lines_from(self._read_pos):
+                self._read_pos += size
+                self._read_next = command.offset + 1
+                if command.offset > offset:
+                    out.append(command)
+            return out
 
     def indexed_after(self, offset: int, *, limit: int | None = None) -> list[Command]:
         """Commands above ``offset`` from this object's index (for a reader that asks repeatedly
         from varying offsets, like the gateway; the engine's :meth:`read_after` keeps no index)."""
-        self._catch_up()
-        start = max(offset + 1, 0)
-        return self._commands[start : None if limit is None else start + limit]
+        with self._mutex:
+            self._catch_up()
+            start = max(offset + 1, 0)
+            return self._commands[start : None if limit is None else start + limit]
 
     def get(self, principal: str, idempotency_key: str) -> Command | None:
         """The command logged under this principal's key, None if none."""
-        self._catch_up()
-        return self._by_key.get((principal, idempotency_key))
+        with self._mutex:
+            self._catch_up()
+            return self._by_key.get((principal, idempotency_key))
 
     def for_order(self, client_order_id: str) -> list[Command]:
         """Every command about one order (its submit, then any cancels), in log order."""
-        self._catch_up()
-        return list(self._by_order.get(client_order_id, ()))
+        with self._mutex:
+            self._catch_up()
+            return list(self._by_order.get(client_order_id, ()))
 
     def __len__(self) -> int:
-        self._catch_up()
-        return self._count
+        with self._mutex:
+            self._catch_up()
+            return self._count
 
 
 def _check_key(principal: str, idempotency_key: str) -> None:
