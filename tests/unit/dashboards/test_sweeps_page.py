@@ -15,7 +15,6 @@ from dashboards import data
 from shriven.research.results import SweepStore
 from shriven.research.sweep import Costs, run_sweep
 
-PAGE = Path(__file__).resolve().parents[3] / "dashboards" / "app_pages" / "sweeps.py"
 GRID = {"fast": [2, 3, 5], "slow": [8, 13], "quantity": [1.0]}
 
 
@@ -40,14 +39,14 @@ def _write_sweep(lake_root: Path, sweep: str, started: date, grid: dict, seed: i
 
 
 @pytest.fixture
-def open_sweeps(monkeypatch: pytest.MonkeyPatch, _fresh_caches: None):
-    """``open_sweeps(lake_root)``: the Sweeps page run on its own over a lake."""
+def open_sweeps(open_page):
+    """``open_sweeps(lake_root)``: the app switched to the Sweeps page over ``<data dir>/lake``
+    (through the navigation: running a page file alone leaves it as ``__main__``, which a later
+    test's spawned processes would then import)."""
 
     def run(lake_root: Path) -> AppTest:
-        monkeypatch.chdir(lake_root.parent)
-        app = AppTest.from_file(str(PAGE), default_timeout=60)
-        app.session_state["lake_root"] = str(lake_root)
-        app.run()
+        lake_root.mkdir(parents=True, exist_ok=True)
+        app = open_page(lake_root.parent, "sweeps")
         assert not app.exception, app.exception
         return app
 
