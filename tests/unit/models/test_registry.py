@@ -228,7 +228,8 @@ def test_concurrent_processes_get_distinct_versions(tmp_path: Path) -> None:
     context = multiprocessing.get_context("spawn")
     jobs = [(str(tmp_path), str(result_path), "shared")] * 6
     with context.Pool(2) as pool:
-        versions = pool.starmap(_register_in_child, jobs)
+        # bounded: a pool whose children die while starting would otherwise wait forever
+        versions = pool.starmap_async(_register_in_child, jobs).get(timeout=180)
     assert sorted(versions) == [1, 2, 3, 4, 5, 6]
     registry = make_registry(tmp_path)
     assert [v.version for v in registry.list_versions("shared")] == [1, 2, 3, 4, 5, 6]
