@@ -463,6 +463,23 @@ FEATURES = pa.schema(
 
 # -- research (issue 8) ------------------------------------------------------------------------
 
+#: One row per bar of :func:`shriven.research.vectorised.backtest` (returned, not a lake dataset).
+VECTORISED_BACKTEST = pa.schema(
+    [
+        _field("ts", TIMESTAMP, "ns UTC", "bar time as given; null without ts", nullable=True),
+        _field("close", pa.float64(), "quote currency", "bar close (mark)"),
+        _field("target", pa.float64(), "base units", "target position"),
+        _field("position", pa.float64(), "base units", "position after the bar's trade"),
+        _field("trade", pa.float64(), "base units", "signed quantity traded at the bar (0: none)"),
+        _field("fill_price", pa.float64(), "quote currency", "price of the bar's trade; null without one", nullable=True),
+        _field("fee", pa.float64(), "quote currency", "fee of the bar's trade"),
+        _field("cash", pa.float64(), "quote currency", "cash after the bar's trade and fee"),
+        _field("equity", pa.float64(), "quote currency", "cash + position * close"),
+        _field("pnl", pa.float64(), "quote currency", "equity change over the bar (from starting cash at bar 0)"),
+    ],
+    metadata={"dataset": "vectorised_backtest", "sort": "ts"},
+)
+
 #: One row per parameter set of a sweep.
 SWEEP_RESULTS = pa.schema(
     [

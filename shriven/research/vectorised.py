@@ -24,6 +24,7 @@ from numpy.typing import ArrayLike, NDArray
 from shriven.analytics.conventions import EQUITIES, Conventions
 from shriven.analytics.performance import PerformanceSummary, summary
 from shriven.research import _kernels as k
+from shriven.schemas import TIMESTAMP, VECTORISED_BACKTEST
 
 __all__ = [
     "VECTORISED_BACKTEST",
@@ -36,82 +37,6 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
-
-_TS = pa.timestamp("ns", tz="UTC")
-
-#: One row per bar of :func:`backtest`.
-VECTORISED_BACKTEST = pa.schema(
-    [
-        pa.field(
-            "ts",
-            _TS,
-            nullable=True,
-            metadata={"unit": "ns UTC", "doc": "bar time as given; null without ts"},
-        ),
-        pa.field(
-            "close",
-            pa.float64(),
-            nullable=False,
-            metadata={"unit": "quote currency", "doc": "bar close (mark)"},
-        ),
-        pa.field(
-            "target",
-            pa.float64(),
-            nullable=False,
-            metadata={"unit": "base units", "doc": "target position"},
-        ),
-        pa.field(
-            "position",
-            pa.float64(),
-            nullable=False,
-            metadata={"unit": "base units", "doc": "position after the bar's trade"},
-        ),
-        pa.field(
-            "trade",
-            pa.float64(),
-            nullable=False,
-            metadata={"unit": "base units", "doc": "signed quantity traded at the bar (0: none)"},
-        ),
-        pa.field(
-            "fill_price",
-            pa.float64(),
-            nullable=True,
-            metadata={
-                "unit": "quote currency",
-                "doc": "price of the bar's trade; null without one",
-            },
-        ),
-        pa.field(
-            "fee",
-            pa.float64(),
-            nullable=False,
-            metadata={"unit": "quote currency", "doc": "fee of the bar's trade"},
-        ),
-        pa.field(
-            "cash",
-            pa.float64(),
-            nullable=False,
-            metadata={"unit": "quote currency", "doc": "cash after the bar's trade and fee"},
-        ),
-        pa.field(
-            "equity",
-            pa.float64(),
-            nullable=False,
-            metadata={"unit": "quote currency", "doc": "cash + position * close"},
-        ),
-        pa.field(
-            "pnl",
-            pa.float64(),
-            nullable=False,
-            metadata={
-                "unit": "quote currency",
-                "doc": "equity change over the bar (from starting cash at bar 0)",
-            },
-        ),
-    ],
-    metadata={"dataset": "vectorised_backtest", "sort": "ts"},
-)
-
 
 def _array(values: ArrayLike, name: str, length: int | None = None) -> FloatArray:
     array = np.ascontiguousarray(values, dtype=np.float64)
@@ -230,7 +155,7 @@ def backtest(
     )  # fmt: skip
     pnl = np.diff(equity, prepend=float(starting_cash))
     if ts is None:
-        ts_array = pa.nulls(n, _TS)
+        ts_array = pa.nulls(n, TIMESTAMP)
     else:
         raw = np.asarray(ts)
         if raw.shape != (n,):
@@ -240,7 +165,7 @@ def backtest(
             if np.issubdtype(raw.dtype, np.datetime64)
             else raw.astype(np.int64)
         )
-        ts_array = pa.array(ns, pa.int64()).cast(_TS)
+        ts_array = pa.array(ns, pa.int64()).cast(TIMESTAMP)
     columns = [ts_array, closes, targets, position, trade]
     columns.append(pa.array(fill, pa.float64(), from_pandas=True))  # NaN -> null: no trade
     columns += [fee, cash, equity, pnl]
