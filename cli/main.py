@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--path", dest="paths", action="append", help="file(s) for --source file")
     ing.add_argument("--layout", default="shriven", choices=["shriven", "binance"])
     ing.add_argument("--lookback-minutes", type=int, default=1)
+    ing.add_argument("--dask-workers", type=int, default=0, help="backfill the days on a local Dask cluster of N workers")
 
     agg = sub.add_parser("aggregate", help="trades -> bars, incrementally (flow aggregate_bars)")
     agg.add_argument("--date", dest="dates", action="append", help="only this UTC day (repeatable)")
@@ -138,6 +139,7 @@ def _run(args: argparse.Namespace) -> int:
             ingest_market_data(
                 source=args.source, start=args.start, days=args.days, symbols=args.symbols,
                 paths=args.paths, layout=args.layout, lookback_minutes=args.lookback_minutes,
+                dask_workers=args.dask_workers,
             )
         )
     elif args.command == "aggregate":

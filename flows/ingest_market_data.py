@@ -10,6 +10,7 @@ from prefect.artifacts import create_table_artifact
 
 from flows import OUTCOME_HOOKS
 from shriven.lake.layout import NS_PER_DAY, Window, ns_to_date
+from tasks.cluster import dask_task_runner
 from tasks.marketdata import file_time_range_task, ingest_window_task
 
 NS_PER_MINUTE = 60_000_000_000
@@ -46,8 +47,14 @@ def ingest_market_data(
     paths: list[str] | None = None,
     layout: str = "shriven",
     lookback_minutes: int = 1,
+    dask_workers: int = 0,
 ) -> dict[str, object]:
-    """Ingest trades (and book, vendor bars) into the lake; without ``start`` it polls the last minute."""
+    """Ingest trades (and book, vendor bars) into the lake; without ``start`` it polls the last minute.
+
+    ``dask_workers > 0`` ingests the windows (whole days of a backfill) on a Dask cluster (local
+    worker processes, or the scheduler at ``$SHRIVEN_DASK_ADDRESS``): each window writes its own
+    partitions, so the lake ends up exactly as a one-process run leaves it.
+    """
     logger = get_run_logger()
     if days < 1 or lookback_minutes < 1:
         raise ValueError(f"days ({days}) and lookback_minutes ({lookback_minutes}) must be at least 1")
@@ -59,10 +66,18 @@ def ingest_market_data(
     seconds = 0.0
     reasons: dict[str, int] = {}
     rows = []
-    for i, window in enumerate(windows, 1):
-        result = ingest_window_task(
-            source, window.start_ns, window.end_ns, symbols, paths, layout, label=str(window)
-        )
+    calls = [
+        {"source": source, "start_ns": w.start_ns, "end_ns": w.end_ns, "symbols": symbols, "paths": paths,
+         "layout": layout, "label": str(w)}
+        for w in windows
+    ]  # fmt: skip
+    if dask_workers > 0 and len(windows) > 1:
+        with dask_task_runner(dask_workers) as runner:
+            futures = [runner.submit(ingest_window_task, call) for call in calls]
+            results = [future.result() for future in futures]
+    else:
+        results = (ingest_window_task(**call) for call in calls)
+    for i, (window, result) in enumerate(zip(windows, results, strict=True), 1):
         for key in _TOTALS:
             totals[key] += int(result[key])
         seconds += float(result["seconds"])

@@ -21,7 +21,7 @@ from flows import OUTCOME_HOOKS
 from shriven.config import load_settings
 from shriven.research.results import SweepStore
 from shriven.research.sweep import Costs, expand_grid
-from tasks.ml import dask_task_runner
+from tasks.cluster import dask_task_runner
 from tasks.research import evaluate_chunk_task, load_sweep_bars_task
 
 

@@ -27,9 +27,9 @@ from flows import OUTCOME_HOOKS
 from models.registry import DEFAULT_ALIAS
 from models.training import ModelKind, ModelSpec, TrainingResult
 from shriven.config import load_settings
+from tasks.cluster import dask_task_runner
 from tasks.ml import (
     bar_dates_task,
-    dask_task_runner,
     fit_task,
     materialise_features_task,
     metrics_row,

@@ -7,7 +7,6 @@ gradient boosting's spinning OpenMP threads crawl on an oversubscribed machine.
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict
 from typing import Any
@@ -31,29 +30,6 @@ from shriven.config import INTERVALS_NS, Settings, load_settings
 from shriven.lake.writer import Lake
 from shriven.signals.log import SignalLog
 from tasks import retry_unless_bad_input
-
-#: Environment variable with the address of a running Dask scheduler (``tcp://host:8786``):
-#: when set, ``dask_workers > 0`` sends the fits there instead of starting a local cluster.
-DASK_ADDRESS_ENV = "SHRIVEN_DASK_ADDRESS"
-
-
-def dask_task_runner(workers: int, address: str | None = None) -> Any:
-    """A ``DaskTaskRunner``: the scheduler at ``address`` (or ``$SHRIVEN_DASK_ADDRESS``), else a
-    local cluster of ``workers`` single-threaded worker processes."""
-    from prefect_dask import DaskTaskRunner
-
-    address = address or os.environ.get(DASK_ADDRESS_ENV) or None
-    if address:
-        return DaskTaskRunner(address=address)
-    return DaskTaskRunner(
-        cluster_kwargs={
-            "n_workers": int(workers),
-            "threads_per_worker": 1,
-            "processes": True,
-            "host": "127.0.0.1",  # loopback only: the scheduler and dashboard are not for the network
-            "dashboard_address": "127.0.0.1:0",
-        }
-    )
 
 
 def periods_per_year(settings: Settings, interval: str) -> float:

@@ -157,3 +157,19 @@ def test_options_analytics_prices_the_chains_of_the_days_underlyings(small_platf
     assert result["priced"] > 0.9 * result["options"]
     smiles = lake.read("svi_fits")
     assert result["smiles"] == smiles.num_rows == 3 * len(small_platform.options.expiries_days)
+
+
+def test_a_backfill_on_a_local_dask_cluster_writes_the_same_lake(small_platform, tmp_path, monkeypatch):
+    from flows.ingest_market_data import ingest_market_data
+
+    one = ingest_market_data(source="synthetic", start=DAY, days=2)
+    root = Path(small_platform.lake_root)
+    other = tmp_path / "dask-data"
+    monkeypatch.setenv("SHRIVEN_DATA_DIR", str(other))  # the Dask workers inherit it
+    two = ingest_market_data(source="synthetic", start=DAY, days=2, dask_workers=2)
+    assert two["valid_rows"] == one["valid_rows"] > 0
+    assert two["windows"] == 2
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
+    assert files == sorted(str(p.relative_to(other / "lake")) for p in (other / "lake").rglob("*.parquet"))
+    for dataset in ("trades", "book"):
+        assert Lake(str(other / "lake")).read(dataset).equals(Lake(small_platform.lake_root).read(dataset)), dataset
