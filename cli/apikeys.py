@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shriven.security.api_keys import ApiKeyStore
+from shriven.security.paths import api_keys_path
 from shriven.security.roles import Role
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ __all__ = ["add_parser", "run", "store_path"]
 
 def store_path(settings: Settings) -> Path:
     """Where the API key store lives: ``<state_dir>/security/api_keys.json``."""
-    return Path(settings.state_dir) / "security" / "api_keys.json"
+    return api_keys_path(settings.state_dir)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from shriven.config import load_settings
-    from shriven.security.audit import audit_directory
+    from shriven.security.paths import audit_directory
 
     settings = load_settings()
     if args.command == "ingest":
@@ -242,7 +242,7 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
     import duckdb
 
     from shriven.lake.warehouse import memory_connection
-    from shriven.security.audit import audit_directory
+    from shriven.security.paths import audit_directory
 
     if args.warehouse:
         con = duckdb.connect(settings.warehouse_path)
@@ -297,7 +297,7 @@ def _demo(settings: Settings) -> int:
     from flows.backtest import backtest
     from flows.daily_pipeline import daily_pipeline
     from shriven.lake.warehouse import memory_connection
-    from shriven.security.audit import audit_directory
+    from shriven.security.paths import audit_directory
 
     started = time.perf_counter()
     summary = daily_pipeline(day=DEMO_DAY, days=1, source="synthetic")

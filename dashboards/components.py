@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+import polars as pl
 import streamlit as st
 
 from dashboards import data
@@ -102,3 +103,22 @@ def trading_accounts_or_stop(
         wait_for_trading_data(lake_root, lambda: bool(data.load_accounts(lake_root)))
         st.stop()
     return accounts
+
+
+def positions_table(positions: pl.DataFrame) -> None:
+    """The latest positions of an account (Overview and Portfolio show the same table)."""
+    st.dataframe(
+        positions.drop("date"),
+        hide_index=True,
+        column_config={
+            "ts": st.column_config.DatetimeColumn("As of (UTC)"),
+            "symbol": st.column_config.TextColumn("Symbol"),
+            "quantity": st.column_config.NumberColumn("Quantity", format="%.4g"),
+            "avg_cost": st.column_config.NumberColumn("Avg cost", format="%.2f"),
+            "mark_price": st.column_config.NumberColumn("Mark", format="%.2f"),
+            "market_value": st.column_config.NumberColumn("Market value", format="%.2f"),
+            "realized_pnl": st.column_config.NumberColumn("Realised", format="%.2f"),
+            "unrealized_pnl": st.column_config.NumberColumn("Unrealised", format="%.2f"),
+            "fees": st.column_config.NumberColumn("Fees", format="%.2f"),
+        },
+    )

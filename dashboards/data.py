@@ -36,8 +36,17 @@ import numpy as np
 import polars as pl
 import streamlit as st
 
+from shriven.config import Settings
 from shriven.engine.killswitch import KillSwitch, KillSwitchState
 from shriven.lake.warehouse import memory_connection
+from shriven.observability.health import HealthReport, check_health
+from shriven.observability.metrics import (
+    ORDER_REJECTS,
+    RISK_CHECK_LATENCY,
+    TICK_TO_ORDER_LATENCY,
+    MetricsSnapshot,
+    read_snapshots,
+)
 from shriven.schemas import BAR_INTERVALS
 
 #: Bar intervals a page can show, finest first (the ``bars_<interval>`` views).
@@ -1238,3 +1247,78 @@ def load_sweeps(lake_root: str) -> pl.DataFrame:
 def load_sweep(lake_root: str, sweep: str) -> pl.DataFrame:
     """Every finished row of one sweep (cached)."""
     return sweep_rows(lake_reader(lake_root), sweep)
+
+
+# ------------------------------------------------------------------------------ health
+#: Seconds a health report or the metrics snapshot files are reused before they are read again.
+HEALTH_TTL_S = 5
+#: Latency histograms the Health page shows, with their labels.
+LATENCIES = {RISK_CHECK_LATENCY: "Risk check", TICK_TO_ORDER_LATENCY: "Tick to order"}
+
+
+@st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False)
+def load_health(
+    data_dir: str, _settings: Settings, prefect_api_url: str | None, gateway_url: str | None
+) -> HealthReport:
+    """The health report of the platform whose data directory is ``data_dir``."""
+    return check_health(_settings, prefect_api_url=prefect_api_url, gateway_url=gateway_url)
+
+
+@st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False)
+def load_snapshots(metrics_dir: str) -> list[MetricsSnapshot]:
+    """Every readable metrics snapshot file (unreadable ones are skipped)."""
+    return read_snapshots(metrics_dir)
+
+
+def components_table(report: HealthReport) -> pl.DataFrame:
+    """One row per component: name, status, detail."""
+    return pl.DataFrame(
+        {
+            "component": [c.name for c in report.components],
+            "status": [str(c.status) for c in report.components],
+            "detail": [c.detail for c in report.components],
+        },
+        schema={"component": pl.String, "status": pl.String, "detail": pl.String},
+    )
+
+
+def _microseconds(ns: float) -> float | None:
+    return None if math.isnan(ns) else ns / 1e3
+
+
+def latency_table(snapshots: list[MetricsSnapshot]) -> pl.DataFrame:
+    """p50 and p99 (upper bounds of their buckets, µs) of the known latency histograms."""
+    rows = [
+        {
+            "component": s.component,
+            "metric": label,
+            "count": h.count,
+            "p50_us": _microseconds(h.quantile_ns(0.5)),
+            "p99_us": _microseconds(h.quantile_ns(0.99)),
+        }
+        for s in snapshots
+        for name, label in LATENCIES.items()
+        if (h := s.histograms.get(name)) is not None and h.count > 0
+    ]
+    schema = {
+        "component": pl.String,
+        "metric": pl.String,
+        "count": pl.Int64,
+        "p50_us": pl.Float64,
+        "p99_us": pl.Float64,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def rejects_by_reason(snapshots: list[MetricsSnapshot]) -> pl.DataFrame:
+    """Order rejects summed over components, by reason, most first."""
+    totals: dict[str, float] = {}
+    for s in snapshots:
+        counter = s.counters.get(ORDER_REJECTS)
+        for reason, value in (counter.values if counter else {}).items():
+            totals[reason] = totals.get(reason, 0.0) + value
+    frame = pl.DataFrame(
+        {"reason": list(totals), "rejects": list(totals.values())},
+        schema={"reason": pl.String, "rejects": pl.Float64},
+    )
+    return frame.sort("rejects", descending=True)

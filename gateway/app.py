@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from gateway.middleware import GatewayMetrics, ObserveRequests
 from gateway.routes import audit, auth, flows, health, orders, portfolio, risk, signals
 from gateway.services import GatewayServices
+from shriven.engine.commands import IdempotencyConflict, InvalidCommand
 from shriven.observability.metrics import SnapshotCollector
 
 API_VERSION = "1.0.0"
@@ -49,6 +50,14 @@ def create_app(services: GatewayServices) -> FastAPI:
         else:
             body = {"reason": _REASONS.get(exc.status_code, "error"), "message": str(exc.detail)}
         return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(IdempotencyConflict)
+    async def idempotency_conflict(request: Request, exc: IdempotencyConflict) -> JSONResponse:
+        return JSONResponse({"reason": "idempotency_conflict", "message": str(exc)}, status_code=409)
+
+    @app.exception_handler(InvalidCommand)
+    async def invalid_command(request: Request, exc: InvalidCommand) -> JSONResponse:
+        return JSONResponse({"reason": "invalid_order", "message": str(exc)}, status_code=422)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:

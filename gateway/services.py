@@ -25,7 +25,8 @@ from shriven.lake.views import create_views
 from shriven.observability.logs import register_secret
 from shriven.observability.metrics import METRICS_DIR_NAME
 from shriven.security.api_keys import ApiKeyStore
-from shriven.security.audit import AuditLog, audit_directory
+from shriven.security.audit import AuditLog
+from shriven.security.paths import api_keys_path, audit_directory, signing_key_path
 from shriven.security.rate_limit import RateLimiter
 from shriven.security.tokens import TokenIssuer, TokenSettings, load_or_create_signing_key
 from shriven.signals.log import SignalLog
@@ -36,11 +37,6 @@ logger = logging.getLogger("shriven.gateway")
 SIGNING_KEY_SECRET = "gateway.jwt_signing_key"
 #: Lake views are re-created this often (a dataset that had no files gets its real view).
 VIEWS_REFRESH_S = 10.0
-
-
-def security_dir(settings: Settings) -> Path:
-    """API keys, the signing key and the audit log live here."""
-    return Path(settings.state_dir) / "security"
 
 
 def signing_key(settings: Settings, environ: Mapping[str, str]) -> bytes:
@@ -56,7 +52,7 @@ def signing_key(settings: Settings, environ: Mapping[str, str]) -> bytes:
             secret = vault.get_optional(SIGNING_KEY_SECRET)
             if secret is not None:
                 return secret.reveal().encode()
-    return load_or_create_signing_key(security_dir(settings) / "jwt_signing.key")
+    return load_or_create_signing_key(signing_key_path(settings.state_dir))
 
 
 @dataclass
@@ -79,6 +75,9 @@ class GatewayServices:
     _views: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
     _views_at: float = field(default=-1e18, repr=False)
     _views_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _status: EngineStatus | None = field(default=None, repr=False)
+    _status_seen: tuple[int, int, int] | None = field(default=None, repr=False)
+    _status_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def from_settings(
@@ -93,13 +92,12 @@ class GatewayServices:
         env = os.environ if environ is None else environ
         g = settings.gateway
         account = g.account or settings.trading.account
-        sec = security_dir(settings)
         tokens = TokenIssuer(
             TokenSettings(secret=signing_key(settings, env), issuer=g.issuer, audience=g.audience, ttl_s=g.token_ttl_s),
             clock=clock,
         )  # fmt: skip
         return cls(
-            settings=settings, account=account, tokens=tokens, keys=ApiKeyStore(sec / "api_keys.json", clock=clock),
+            settings=settings, account=account, tokens=tokens, keys=ApiKeyStore(api_keys_path(settings.state_dir), clock=clock),
             limiter=RateLimiter(g.rate_per_s, g.burst, clock=monotonic),
             token_limiter=RateLimiter(g.token_rate_per_s, g.token_burst, clock=monotonic),
             audit=AuditLog(audit_directory(settings.state_dir)), commands=CommandLog(commands_path(settings.trading_dir, account)),
@@ -109,8 +107,18 @@ class GatewayServices:
         )  # fmt: skip
 
     def engine_status(self) -> EngineStatus | None:
-        """The running (or last) engine's status file for the gateway's account."""
-        return read_status(status_path(self.settings.trading_dir, self.account))
+        """The running (or last) engine's status file for the gateway's account, decoded again only
+        when the engine has replaced it (one stat per request otherwise)."""
+        path = status_path(self.settings.trading_dir, self.account)
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            return None
+        seen = (st.st_ino, st.st_mtime_ns, st.st_size)  # each rewrite is a rename: a new inode
+        with self._status_lock:
+            if seen != self._status_seen:
+                self._status, self._status_seen = read_status(path), seen
+            return self._status
 
     def query(self, sql: str, params: list | None = None) -> list[dict]:
         """Rows of a query over the lake views (a cursor per call: DuckDB connections aren't shared)."""

@@ -9,7 +9,7 @@ from prefect import get_run_logger, task
 from shriven.config import load_settings
 from shriven.lake.warehouse import build_warehouse
 from shriven.lake.writer import Lake
-from shriven.security.audit import audit_directory
+from shriven.security.paths import audit_directory
 from tasks import retry_unless_bad_input
 
 

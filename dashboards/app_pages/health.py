@@ -3,34 +3,21 @@ the engine's latency and reject metrics from the snapshot files of ``<state_dir>
 
 Widget keys are prefixed ``health_``. The report is :func:`shriven.observability.health.check_health`,
 the same one the gateway serves at ``/health``; the gateway is probed at the sidebar's URL
-(default ``SHRIVEN_GATEWAY_URL``). Loaders live here, cached for ``HEALTH_TTL_S`` seconds.
+(default ``SHRIVEN_GATEWAY_URL``). Its loaders are in :mod:`dashboards.data` (``load_health``, ``load_snapshots``).
 """
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
-import polars as pl
 import streamlit as st
 
 from dashboards import components, data
 from shriven.config import Settings
-from shriven.observability.health import HealthReport, HealthStatus, check_health
-from shriven.observability.metrics import (
-    METRICS_DIR_NAME,
-    ORDER_REJECTS,
-    RISK_CHECK_LATENCY,
-    TICK_TO_ORDER_LATENCY,
-    MetricsSnapshot,
-    read_snapshots,
-)
+from shriven.observability.health import HealthStatus
+from shriven.observability.metrics import METRICS_DIR_NAME
 
-#: Seconds a health report or the snapshot files are reused before they are read again.
-HEALTH_TTL_S = 5
-#: Latency histograms shown, with their labels.
-LATENCIES = {RISK_CHECK_LATENCY: "Risk check", TICK_TO_ORDER_LATENCY: "Tick to order"}
 #: Background colour of each status in the components table.
 STATUS_COLOURS = {
     HealthStatus.OK: "#d4edda",
@@ -55,74 +42,6 @@ Start the Prefect server, the deployments and a worker with `make serve`, then r
 """
 
 
-@st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False)
-def load_health(
-    data_dir: str, _settings: Settings, prefect_api_url: str | None, gateway_url: str | None
-) -> HealthReport:
-    """The health report of the platform whose data directory is ``data_dir``."""
-    return check_health(_settings, prefect_api_url=prefect_api_url, gateway_url=gateway_url)
-
-
-@st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False)
-def load_snapshots(metrics_dir: str) -> list[MetricsSnapshot]:
-    """Every readable metrics snapshot file (unreadable ones are skipped)."""
-    return read_snapshots(metrics_dir)
-
-
-def components_table(report: HealthReport) -> pl.DataFrame:
-    """One row per component: name, status, detail."""
-    return pl.DataFrame(
-        {
-            "component": [c.name for c in report.components],
-            "status": [str(c.status) for c in report.components],
-            "detail": [c.detail for c in report.components],
-        },
-        schema={"component": pl.String, "status": pl.String, "detail": pl.String},
-    )
-
-
-def _microseconds(ns: float) -> float | None:
-    return None if math.isnan(ns) else ns / 1e3
-
-
-def latency_table(snapshots: list[MetricsSnapshot]) -> pl.DataFrame:
-    """p50 and p99 (upper bounds of their buckets, µs) of the known latency histograms."""
-    rows = [
-        {
-            "component": s.component,
-            "metric": label,
-            "count": h.count,
-            "p50_us": _microseconds(h.quantile_ns(0.5)),
-            "p99_us": _microseconds(h.quantile_ns(0.99)),
-        }
-        for s in snapshots
-        for name, label in LATENCIES.items()
-        if (h := s.histograms.get(name)) is not None and h.count > 0
-    ]
-    schema = {
-        "component": pl.String,
-        "metric": pl.String,
-        "count": pl.Int64,
-        "p50_us": pl.Float64,
-        "p99_us": pl.Float64,
-    }
-    return pl.DataFrame(rows, schema=schema)
-
-
-def rejects_by_reason(snapshots: list[MetricsSnapshot]) -> pl.DataFrame:
-    """Order rejects summed over components, by reason, most first."""
-    totals: dict[str, float] = {}
-    for s in snapshots:
-        counter = s.counters.get(ORDER_REJECTS)
-        for reason, value in (counter.values if counter else {}).items():
-            totals[reason] = totals.get(reason, 0.0) + value
-    frame = pl.DataFrame(
-        {"reason": list(totals), "rejects": list(totals.values())},
-        schema={"reason": pl.String, "rejects": pl.Float64},
-    )
-    return frame.sort("rejects", descending=True)
-
-
 def _colour_status(value: str) -> str:
     colour = STATUS_COLOURS.get(value)  # type: ignore[call-overload]  # StrEnum keys equal str
     return f"background-color: {colour}" if colour else ""
@@ -145,11 +64,11 @@ prefect_api_url = data.prefect_api_url()
 @st.fragment(run_every=run_every)
 def health() -> None:
     """The overall status, the components table and the engine's metrics."""
-    report = load_health(settings.data_dir, settings, prefect_api_url, gateway_url or None)
+    report = data.load_health(settings.data_dir, settings, prefect_api_url, gateway_url or None)
     show, icon = HEADLINES[report.status]
     show(f"**Platform {report.status.upper()}**", icon=icon)
     st.dataframe(
-        components_table(report).to_pandas().style.map(_colour_status, subset=["status"]),
+        data.components_table(report).to_pandas().style.map(_colour_status, subset=["status"]),
         hide_index=True,
         column_config={
             "component": st.column_config.TextColumn("Component"),
@@ -159,9 +78,9 @@ def health() -> None:
     )
 
     st.subheader("Engine metrics")
-    snapshots = load_snapshots(metrics_dir)
-    latencies = latency_table(snapshots)
-    rejects = rejects_by_reason(snapshots)
+    snapshots = data.load_snapshots(metrics_dir)
+    latencies = data.latency_table(snapshots)
+    rejects = data.rejects_by_reason(snapshots)
     if latencies.is_empty() and rejects.is_empty():
         st.info(NO_METRICS_HELP.format(metrics_dir=metrics_dir), icon=":material/info:")
     else:

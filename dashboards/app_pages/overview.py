@@ -71,21 +71,7 @@ def overview(account: str) -> None:
             icon=":material/info:",
         )
     else:
-        st.dataframe(
-            positions.drop("date"),
-            hide_index=True,
-            column_config={
-                "ts": st.column_config.DatetimeColumn("As of (UTC)"),
-                "symbol": st.column_config.TextColumn("Symbol"),
-                "quantity": st.column_config.NumberColumn("Quantity", format="%.4g"),
-                "avg_cost": st.column_config.NumberColumn("Avg cost", format="%.2f"),
-                "mark_price": st.column_config.NumberColumn("Mark", format="%.2f"),
-                "market_value": st.column_config.NumberColumn("Market value", format="%.2f"),
-                "realized_pnl": st.column_config.NumberColumn("Realised", format="%.2f"),
-                "unrealized_pnl": st.column_config.NumberColumn("Unrealised", format="%.2f"),
-                "fees": st.column_config.NumberColumn("Fees", format="%.2f"),
-            },
-        )
+        components.positions_table(positions)
     components.refreshed_caption(run_every)
 
 

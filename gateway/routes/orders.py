@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, status
 
 from gateway.api_models import OrderAccepted, OrderList, OrderRequestBody, OrderView, Problem
 from gateway.auth import problem, trader, viewer
-from shriven.engine.commands import Command, IdempotencyConflict, InvalidCommand
+from shriven.engine.commands import Command
 from shriven.model.enums import OrderType, Side
 from shriven.observability.logs import current_correlation_id
 from shriven.security.roles import Principal
@@ -59,17 +59,13 @@ def submit_order(
     services = request.app.state.services
     if body.symbol not in services.settings.universe:
         raise problem(422, "unknown_symbol", f"{body.symbol!r} is not in the universe {list(services.settings.universe)}")
-    try:
-        command, created = services.commands.submit_order(
-            principal=principal.subject, idempotency_key=idempotency_key, symbol=body.symbol,
-            side=Side[body.side.upper()], quantity=body.quantity,
-            order_type=OrderType[body.order_type.upper()], price=body.price,
-            correlation_id=current_correlation_id() or "",
-        )  # fmt: skip
-    except IdempotencyConflict as exc:
-        raise problem(409, "idempotency_conflict", str(exc)) from None
-    except InvalidCommand as exc:
-        raise problem(422, "invalid_order", str(exc)) from None
+    # IdempotencyConflict (409) and InvalidCommand (422) become problems in gateway.app
+    command, created = services.commands.submit_order(
+        principal=principal.subject, idempotency_key=idempotency_key, symbol=body.symbol,
+        side=Side[body.side.upper()], quantity=body.quantity,
+        order_type=OrderType[body.order_type.upper()], price=body.price,
+        correlation_id=current_correlation_id() or "",
+    )  # fmt: skip
     return _accepted(request, command, created)
 
 
@@ -90,15 +86,10 @@ def cancel_order(
         known = status_file is not None and any(o.client_order_id == client_order_id for o in status_file.orders)
     if not known:
         raise problem(404, "unknown_order", f"no order {client_order_id!r} is known to the gateway or the engine")
-    try:
-        command, created = services.commands.cancel_order(
-            principal=principal.subject, idempotency_key=idempotency_key or f"cancel:{client_order_id}",
-            client_order_id=client_order_id, correlation_id=current_correlation_id() or "",
-        )  # fmt: skip
-    except IdempotencyConflict as exc:
-        raise problem(409, "idempotency_conflict", str(exc)) from None
-    except InvalidCommand as exc:
-        raise problem(422, "invalid_order", str(exc)) from None
+    command, created = services.commands.cancel_order(
+        principal=principal.subject, idempotency_key=idempotency_key or f"cancel:{client_order_id}",
+        client_order_id=client_order_id, correlation_id=current_correlation_id() or "",
+    )  # fmt: skip
     return _accepted(request, command, created)
 
 

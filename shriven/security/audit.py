@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from shriven.durable import fsync_dir
+from shriven.security.paths import audit_directory
 
 __all__ = ["AUDIT_COLUMNS", "AUDIT_DUCKDB_TYPES", "AuditLog", "AuditRecord", "audit_directory"]
 
@@ -43,11 +44,6 @@ _ATOMIC_APPEND_BYTES = 4096  # PIPE_BUF on Linux
 _EPOCH = date(1970, 1, 1)
 _NS_PER_DAY = 86_400_000_000_000
 
-
-
-def audit_directory(state_dir: str | os.PathLike[str]) -> Path:
-    """Where the platform's audit log lives: ``<state_dir>/security/audit``."""
-    return Path(state_dir) / "security" / "audit"
 
 
 #: DuckDB types of :data:`AUDIT_COLUMNS` (the ``audit_log`` view reads the files with them).
