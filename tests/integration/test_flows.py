@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -73,6 +74,14 @@ def test_aggregation_is_incremental(small_platform):
     assert outcomes.runs["aggregate_bars"] == {"completed": 3}
     assert outcomes.runs["ingest_market_data"] == {"completed": 2}
     assert outcomes.latest_state["aggregate_bars"] == "completed"
+    # and each run's start and outcome are JSON log lines correlated by the run's id
+    lines = [json.loads(line) for line in (Path(small_platform.data_dir) / "logs" / "flows.jsonl").read_text().splitlines()]
+    runs: dict[str, list[str]] = {}
+    for line in lines:
+        if line.get("flow") == "aggregate_bars":
+            runs.setdefault(line["correlation_id"], []).append(line["event"])
+    assert len(runs) == 3
+    assert all(events == ["started", "completed"] for events in runs.values())
 
 
 def test_a_failed_run_is_counted_as_failed(small_platform):
