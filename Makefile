@@ -20,7 +20,10 @@ export PYTHONPATH := $(CURDIR)
 PREFECT_PORT ?= 4200
 PREFECT_URL := http://127.0.0.1:$(PREFECT_PORT)/api
 POOL := shriven-local
-RUN_DIR := $(SHRIVEN_DATA_DIR)/run
+# Local state (pid files, logs, journals): the data dir, or SHRIVEN_LOCAL_DIR (default ./data) when
+# the lake is on object storage (SHRIVEN_DATA_DIR=s3://bucket/prefix).
+LOCAL_DIR := $(if $(findstring ://,$(SHRIVEN_DATA_DIR)),$(or $(SHRIVEN_LOCAL_DIR),$(CURDIR)/data),$(SHRIVEN_DATA_DIR))
+RUN_DIR := $(LOCAL_DIR)/run
 # Use the server that `make serve` started when it is up; otherwise flows start Prefect's local one.
 SERVER_UP = $(shell curl -fs -o /dev/null $(PREFECT_URL)/health && echo yes)
 

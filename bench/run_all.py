@@ -61,6 +61,8 @@ def main() -> None:
     print("\n== research: parameter sweep against vectorbt ==", flush=True)
     # Its own process: vectorbt's import patches plotly's theme, and its numba kernels are its own.
     subprocess.run([sys.executable, str(Path(__file__).with_name("bench_research.py"))], check=True)
+    # Its own process: it starts a local S3-compatible server and sets the AWS variables for it.
+    subprocess.run([sys.executable, str(Path(__file__).with_name("bench_object_store.py"))], check=True)
     print("\n== demo pipeline through Prefect ==")
     bench_pipeline.print_result(bench_pipeline.run())
     print(f"\nall benchmarks in {time.perf_counter() - started:.0f} s")

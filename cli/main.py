@@ -157,7 +157,10 @@ def _run(args: argparse.Namespace) -> int:
     elif args.command == "warehouse":
         from shriven.lake.warehouse import build_warehouse
 
-        build = build_warehouse(settings.warehouse_path, settings.lake_root, audit_dir=audit_directory(settings.state_dir))
+        build = build_warehouse(
+            settings.warehouse_path, settings.lake_root, audit_dir=audit_directory(settings.state_dir),
+            signals_root=settings.signal_log_root,
+        )  # fmt: skip
         print(f"{build.path}: views {', '.join(build.views)} ({build.seconds:.2f}s)")
     elif args.command == "compact":
         from shriven.lake.writer import Lake
@@ -193,7 +196,7 @@ def _run(args: argparse.Namespace) -> int:
         now = _time.time_ns()
         kind = TargetKind.WEIGHT if args.weight else TargetKind.POSITION
         signal = Signal(ts=now, symbol=args.symbol, target=args.target, kind=kind, source=args.source)
-        result = SignalLog(settings.lake_root, symbols=settings.universe).append([signal], source=args.source, now_ns=now)
+        result = SignalLog(settings.signal_log_root, symbols=settings.universe).append([signal], source=args.source, now_ns=now)
         if result.quarantined:
             print(f"shriven signal: rejected ({', '.join(result.reasons)}); see the quarantine view", file=sys.stderr)
             return 2
@@ -241,14 +244,18 @@ def _sql(settings: Settings, args: argparse.Namespace) -> int:
     cannot open a DuckDB 2 file)."""
     import duckdb
 
+    from shriven.lake.storage import register_lake_filesystem
     from shriven.lake.warehouse import memory_connection
     from shriven.security.paths import audit_directory
 
     if args.warehouse:
         con = duckdb.connect(settings.warehouse_path)
         con.execute("SET TimeZone = 'UTC'")
+        register_lake_filesystem(con, settings.lake_root)  # the views of a remote lake read through fsspec
     else:
-        con = memory_connection(settings.lake_root, audit_dir=audit_directory(settings.state_dir))
+        con = memory_connection(
+            settings.lake_root, audit_dir=audit_directory(settings.state_dir), signals_root=settings.signal_log_root
+        )
     if args.query or args.file:
         text = args.query if args.query else open(args.file).read()  # noqa: SIM115
         return 0 if _run_statements(con, text) else 1
@@ -305,7 +312,9 @@ def _demo(settings: Settings) -> int:
     core = float(summary["core_seconds"])
     run_id = time.strftime("demo-%Y%m%dT%H%M%S", time.gmtime())
     trading = backtest(start=DEMO_DAY, days=1, run_id=run_id)
-    con = memory_connection(settings.lake_root, audit_dir=audit_directory(settings.state_dir))
+    con = memory_connection(
+        settings.lake_root, audit_dir=audit_directory(settings.state_dir), signals_root=settings.signal_log_root
+    )
     print("\n== ShrivenQuant demo: one synthetic day (2026-01-05, 20 symbols) through Prefect ==\n")
     print("rows per view:")
     for view in ("trades", "book", "book_snapshots", "book_issues", "quarantine", "bars_1s", "bars_1m", "bars_5m",

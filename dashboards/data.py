@@ -67,9 +67,10 @@ class LakeReader:
     seen at once, and a dataset's first files after the reader is rebuilt.
     """
 
-    def __init__(self, lake_root: str) -> None:
+    def __init__(self, lake_root: str, signals_root: str | None = None) -> None:
         self.lake_root = lake_root
-        self._connection = memory_connection(lake_root)
+        self.signals_root = signals_root
+        self._connection = memory_connection(lake_root, signals_root=signals_root)
         self._lock = threading.Lock()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> pl.DataFrame:
@@ -92,7 +93,7 @@ class LakeReader:
             # replace it so that one bad query does not break every page until the TTL ends.
             with self._lock:
                 if self._connection is connection:
-                    self._connection = memory_connection(self.lake_root)
+                    self._connection = memory_connection(self.lake_root, signals_root=self.signals_root)
             raise
         finally:
             cursor.close()
@@ -243,9 +244,10 @@ def session_metrics(
 
 # ------------------------------------------------------------------------------ cached loaders
 @st.cache_resource(ttl=CONNECTION_TTL_S, show_spinner=False)
-def lake_reader(lake_root: str) -> LakeReader:
-    """The process-wide reader of the lake at ``lake_root``, rebuilt every ``CONNECTION_TTL_S``."""
-    return LakeReader(lake_root)
+def lake_reader(lake_root: str, signals_root: str | None = None) -> LakeReader:
+    """The process-wide reader of the lake at ``lake_root`` (signal log at ``signals_root`` when
+    the lake is remote), rebuilt every ``CONNECTION_TTL_S``."""
+    return LakeReader(lake_root, signals_root)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
@@ -738,9 +740,9 @@ def load_daily_fill_stats(lake_root: str, account: str) -> pl.DataFrame:
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def load_targets(lake_root: str) -> pl.DataFrame:
+def load_targets(lake_root: str, signals_root: str | None = None) -> pl.DataFrame:
     """Latest target of each symbol in the signal log (cached)."""
-    return latest_targets(lake_reader(lake_root))
+    return latest_targets(lake_reader(lake_root, signals_root))
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
@@ -934,16 +936,16 @@ _MODEL_COLUMNS = {
 }
 
 
-def registered_models(data_dir: str) -> pl.DataFrame:
-    """Every registered version of every model in the registry under ``data_dir``.
+def registered_models(local_dir: str) -> pl.DataFrame:
+    """Every registered version of every model in the registry under ``local_dir``.
 
-    Names come from ``<data_dir>/models/catalog.parquet``; versions, metrics and aliases from
+    Names come from ``<local_dir>/models/catalog.parquet``; versions, metrics and aliases from
     :meth:`models.registry.ModelRegistry.list_versions`. Columns: ``_MODEL_COLUMNS``; by name,
     newest version first. ``production`` is true for the version the production alias points at.
     """
     from models.registry import CATALOG_FILE, DEFAULT_ALIAS, ModelRegistry
 
-    registry = ModelRegistry(data_dir)
+    registry = ModelRegistry(local_dir)
     catalog = registry.root / CATALOG_FILE
     if not catalog.is_file():
         return pl.DataFrame(schema=_MODEL_COLUMNS)
@@ -1017,15 +1019,17 @@ def latest_headlines(reader: LakeReader, limit: int = HEADLINES_LIMIT) -> pl.Dat
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def load_registered_models(data_dir: str) -> pl.DataFrame:
+def load_registered_models(local_dir: str) -> pl.DataFrame:
     """Registered model versions with metrics and aliases (cached)."""
-    return registered_models(data_dir)
+    return registered_models(local_dir)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
-def load_ml_signals(lake_root: str, limit: int = ML_SIGNALS_LIMIT) -> pl.DataFrame:
+def load_ml_signals(
+    lake_root: str, signals_root: str | None = None, limit: int = ML_SIGNALS_LIMIT
+) -> pl.DataFrame:
     """Newest ML signals (cached)."""
-    return ml_signals(lake_reader(lake_root), limit)
+    return ml_signals(lake_reader(lake_root, signals_root), limit)
 
 
 @st.cache_data(ttl=QUERY_TTL_S, show_spinner=False)
@@ -1258,9 +1262,9 @@ LATENCIES = {RISK_CHECK_LATENCY: "Risk check", TICK_TO_ORDER_LATENCY: "Tick to o
 
 @st.cache_data(ttl=HEALTH_TTL_S, show_spinner=False)
 def load_health(
-    data_dir: str, _settings: Settings, prefect_api_url: str | None, gateway_url: str | None
+    local_dir: str, _settings: Settings, prefect_api_url: str | None, gateway_url: str | None
 ) -> HealthReport:
-    """The health report of the platform whose data directory is ``data_dir``."""
+    """The health report of the platform whose local directory is ``local_dir``."""
     return check_health(_settings, prefect_api_url=prefect_api_url, gateway_url=gateway_url)
 
 

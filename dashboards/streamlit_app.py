@@ -16,9 +16,10 @@ import streamlit as st
 
 from shriven.config import load_settings
 
-#: Shared session-state keys: the platform settings and the lake root every page reads (the
-#: trading pages also share ``account``, initialised here to ``[trading] account``).
-SHARED_STATE = ("settings", "lake_root")
+#: Shared session-state keys: the platform settings, the lake root every page reads and the local
+#: root of the signal log (the same root unless the lake is on object storage); the trading pages
+#: also share ``account``, initialised here to ``[trading] account``.
+SHARED_STATE = ("settings", "lake_root", "signals_root")
 
 st.set_page_config(
     page_title="ShrivenQuant", page_icon=":material/candlestick_chart:", layout="wide"
@@ -36,6 +37,7 @@ def init_shared_state() -> None:
         st.stop()
     st.session_state["settings"] = settings
     st.session_state["lake_root"] = settings.lake_root
+    st.session_state["signals_root"] = settings.signal_log_root
     st.session_state.setdefault("account", settings.trading.account)
 
 

@@ -3,7 +3,7 @@
 Every flow carries ``OUTCOME_HOOKS``: each run's final state is counted for monitoring in
 ``<state_dir>/metrics/flows.json`` (``shriven_flow_runs_total{flow,state}`` at the gateway's
 /metrics; the Health page flags a flow whose latest run failed), and its ``shriven.*`` log lines
-also go to ``<data_dir>/logs/flows.jsonl`` as JSON with the run's id as correlation id (a gateway
+also go to ``<local_dir>/logs/flows.jsonl`` as JSON with the run's id as correlation id (a gateway
 command's own id where there is one). A hook never fails the flow.
 """
 
@@ -46,7 +46,7 @@ class _FlowRunId(logging.Filter):
 def _flow_json_log() -> None:
     """One JSON-lines handler per process on ``shriven`` loggers (again when the data dir moved)."""
     global _json_log
-    path = Path(load_settings().data_dir) / FLOW_LOG
+    path = Path(load_settings().local_root) / FLOW_LOG
     if _json_log is not None and _json_log[0] == path and _json_log[1] in logging.getLogger("shriven").handlers:
         return
     path.parent.mkdir(parents=True, exist_ok=True)

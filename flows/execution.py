@@ -49,7 +49,7 @@ def execution(
     logger.info("%s trading %s as account %r (speed %s)", mode, session.window, account, speed or "real time")
     # the engine's own log lines also go to a JSON-lines file, stamped with this run's id (and,
     # for gateway orders, the gateway request's correlation id)
-    log_path = Path(settings.data_dir) / "logs" / "execution.jsonl"
+    log_path = Path(settings.local_root) / "logs" / "execution.jsonl"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "a", encoding="utf-8") as log_file, correlation_scope(_run_id()):
         handler = configure_json_logging("execution", stream=log_file, logger_names=("shriven.engine",))

@@ -47,7 +47,7 @@ def sentiment(
     """Score the texts of ``[start, end)`` (the last 15 minutes by default) and publish the index.
 
     ``source``: ``synthetic`` (news generated from the lake's bars), ``inbox`` (files in
-    ``<data_dir>/inbox/news``) or ``both``. ``model_path``: a local HF sequence-classification
+    ``<local_dir>/inbox/news``) or ``both``. ``model_path``: a local HF sequence-classification
     model directory (else ``$SHRIVEN_SENTIMENT_MODEL``, else the cached MiniLM head).
     """
     logger = get_run_logger()

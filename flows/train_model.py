@@ -3,7 +3,7 @@
 The flow refreshes the ``features`` of the training dates, joins them with forward-return labels
 from the bars, fits one model per spec (one spec, or a ``sweep`` of parameter sets, each fit a
 Prefect task), registers the best fit (by ``select_by`` of the out-of-sample metrics) as the next
-version in the model registry under ``<data_dir>/models``, promotes it when asked, and publishes
+version in the model registry under ``<local_dir>/models``, promotes it when asked, and publishes
 the metrics as artifacts.
 
 Scale: ``dask_workers > 0`` runs the fits on a ``prefect_dask.DaskTaskRunner``: a local cluster of

@@ -101,7 +101,7 @@ class GatewayServices:
             limiter=RateLimiter(g.rate_per_s, g.burst, clock=monotonic),
             token_limiter=RateLimiter(g.token_rate_per_s, g.token_burst, clock=monotonic),
             audit=AuditLog(audit_directory(settings.state_dir)), commands=CommandLog(commands_path(settings.trading_dir, account)),
-            kill_switch=KillSwitch(settings.state_dir), signals=SignalLog(settings.lake_root, symbols=settings.universe),
+            kill_switch=KillSwitch(settings.state_dir), signals=SignalLog(settings.signal_log_root, symbols=settings.universe),
             prefect_api_url=env.get("PREFECT_API_URL") or None,
             metrics_dir=Path(settings.state_dir) / METRICS_DIR_NAME,
         )  # fmt: skip
@@ -127,7 +127,10 @@ class GatewayServices:
                 self._views = duckdb.connect()
             if time.monotonic() - self._views_at > VIEWS_REFRESH_S:
                 # a dataset without files gets an empty placeholder view: redo it once files exist
-                create_views(self._views, self.settings.lake_root, audit_dir=audit_directory(self.settings.state_dir))
+                create_views(
+                    self._views, self.settings.lake_root, audit_dir=audit_directory(self.settings.state_dir),
+                    signals_root=self.settings.signal_log_root,
+                )  # fmt: skip
                 self._views_at = time.monotonic()
             cursor = self._views.cursor()
         try:

@@ -199,9 +199,9 @@ class ModelRegistry:
         clock: Callable[[], datetime] = _utc_now,
         code_version: Callable[[], str] = code_version,
     ) -> None:
-        """Open (lazily create) the registry; ``root`` defaults to the settings' data dir."""
+        """Open (lazily create) the registry; ``root`` defaults to the settings' local dir."""
         if root is None:
-            root = load_settings().data_dir
+            root = load_settings().local_root
         root_text = os.fspath(root)
         if "://" in root_text and not root_text.startswith("file://"):
             raise ValueError(f"the model registry needs a local directory, got {root_text!r}")

@@ -21,6 +21,8 @@ PositiveInt = Annotated[int, Meta(gt=0)]
 
 #: Environment variable naming the data directory (lake, warehouse, models, reports).
 DATA_DIR_ENV = "SHRIVEN_DATA_DIR"
+#: Local directory for what needs a local disk when the data directory is an object-store URL.
+LOCAL_DIR_ENV = "SHRIVEN_LOCAL_DIR"
 #: Environment variable naming the TOML settings file.
 CONFIG_ENV = "SHRIVEN_CONFIG"
 
@@ -213,6 +215,9 @@ class Settings(_Config):
     """Everything the platform is configured with; built once at the edge and passed in."""
 
     data_dir: str = "data"
+    #: Local disk for what needs one (journals, signal log, keys, logs, the warehouse file);
+    #: empty: the data directory itself, which must then be local.
+    local_dir: str = ""
     symbols: tuple[SymbolConfig, ...] = ()
     synthetic: SyntheticConfig = SyntheticConfig()
     ccxt: CcxtConfig = CcxtConfig()
@@ -223,6 +228,8 @@ class Settings(_Config):
     gateway: GatewayConfig = GatewayConfig()
 
     def __post_init__(self) -> None:
+        if self.lake_is_remote and not self.local_dir:
+            raise ValueError(f"data_dir {self.data_dir!r} is remote: set local_dir ({LOCAL_DIR_ENV}) to a local directory")
         names = [s.symbol for s in self.symbols]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate symbols in the universe: {sorted(names)}")
@@ -241,23 +248,39 @@ class Settings(_Config):
 
     @property
     def lake_root(self) -> str:
-        """Root of the Parquet lake."""
+        """Root of the Parquet lake: a local path or an fsspec URL (``s3://bucket/prefix/lake``)."""
         return _join(self.data_dir, "lake")
+
+    @property
+    def lake_is_remote(self) -> bool:
+        """True when the lake lives on object storage rather than a local disk."""
+        return "://" in self.data_dir
+
+    @property
+    def signal_log_root(self) -> str:
+        """Lake root holding the signal log: fsync'd and flock'ed, so always on a local disk
+        (the lake's own root when that is local, ``<local_dir>/lake`` otherwise)."""
+        return _join(self.local_root, "lake") if self.lake_is_remote else self.lake_root
+
+    @property
+    def local_root(self) -> str:
+        """The local directory: ``local_dir``, or the data directory when that is local."""
+        return self.local_dir or self.data_dir
 
     @property
     def warehouse_path(self) -> str:
         """DuckDB file holding the warehouse views for ad-hoc SQL."""
-        return _join(self.data_dir, "warehouse.duckdb")
+        return _join(self.local_root, "warehouse.duckdb")
 
     @property
     def trading_dir(self) -> str:
-        """OMS journals and per-account trading state."""
-        return _join(self.data_dir, "trading")
+        """OMS journals and per-account trading state (fsync'd: local disk)."""
+        return _join(self.local_root, "trading")
 
     @property
     def state_dir(self) -> str:
-        """Bookkeeping of incremental jobs (what has been aggregated)."""
-        return _join(self.data_dir, "state")
+        """Bookkeeping of incremental jobs, keys, metrics snapshots (local disk)."""
+        return _join(self.local_root, "state")
 
 
 def _join(base: str, name: str) -> str:
@@ -293,7 +316,14 @@ def load_settings(
     raw.pop("data_dir", None)
     if "://" not in data_dir:
         data_dir = str(Path(data_dir).resolve())
+    # journals, logs, keys and the warehouse file need a local disk: beside a local lake, or
+    # ./data when the lake is on object storage
+    local_dir = env.get(LOCAL_DIR_ENV) or raw.pop("local_dir", None) or ("data" if "://" in data_dir else data_dir)
+    raw.pop("local_dir", None)
+    if "://" in local_dir:
+        raise ValueError(f"local_dir must be a local path, got {local_dir!r}")
+    local_dir = str(Path(local_dir).resolve())
     try:
-        return msgspec.convert({**raw, "data_dir": data_dir}, Settings)
+        return msgspec.convert({**raw, "data_dir": data_dir, "local_dir": local_dir}, Settings)
     except (msgspec.ValidationError, ValueError) as exc:
         raise ValueError(f"invalid settings in {origin}: {exc}") from None

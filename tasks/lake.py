@@ -28,7 +28,8 @@ def refresh_warehouse_task(timeout_s: float = 120.0) -> dict[str, object]:
     """Recreate the warehouse views; waits while a user's DuckDB session holds the file."""
     settings = load_settings()
     build = build_warehouse(
-        settings.warehouse_path, settings.lake_root, timeout_s=timeout_s, audit_dir=audit_directory(settings.state_dir)
-    )
+        settings.warehouse_path, settings.lake_root, timeout_s=timeout_s, audit_dir=audit_directory(settings.state_dir),
+        signals_root=settings.signal_log_root,
+    )  # fmt: skip
     get_run_logger().info("warehouse %s: %d views (%d attempts)", build.path, len(build.views), build.attempts)
     return {"path": build.path, "views": list(build.views), "attempts": build.attempts, "seconds": build.seconds}

@@ -132,7 +132,7 @@ def fit_task(
 @task(cache_policy=NO_CACHE)
 def register_task(result: TrainingResult, name: str, promote: bool, alias: str) -> int:
     """Register the model as the next version of ``name`` and optionally point ``alias`` at it."""
-    registry = ModelRegistry(load_settings().data_dir)
+    registry = ModelRegistry(load_settings().local_root)
     version = registry.register(result, name)
     logger = get_run_logger()
     logger.info("registered %s version %d under %s", name, version, registry.root)
@@ -146,7 +146,7 @@ def register_task(result: TrainingResult, name: str, promote: bool, alias: str) 
 def load_model_task(name: str, alias: str) -> LoadedModel:
     """The model ``alias`` of ``name`` points at; a registry error fails the task with its message."""
     try:
-        return ModelRegistry(load_settings().data_dir).load(name, alias)
+        return ModelRegistry(load_settings().local_root).load(name, alias)
     except RegistryError as exc:
         message = f"cannot load model {name!r} at {alias!r}: {exc}"
         get_run_logger().error(message)
@@ -170,7 +170,7 @@ def score_and_append_task(model: LoadedModel, max_weight: float) -> dict[str, An
     if not signals:
         return {"status": "nothing_scorable", "scored": 0, "appended": 0,
                 "skipped": list(scored.skipped)}  # fmt: skip
-    log = SignalLog(settings.lake_root, symbols=settings.universe or None)
+    log = SignalLog(settings.signal_log_root, symbols=settings.universe or None)
     now_ns = time.time_ns()
     appended = log.append(signals, source=f"ml:{model.name}", now_ns=now_ns)
     latency_ms = (time.perf_counter() - started) * 1e3

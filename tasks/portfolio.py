@@ -50,7 +50,7 @@ def plan_rebalance_task(
 def append_signals_task(plan: RebalancePlan, now_ns: int) -> dict[str, Any]:
     """Append the plan's weight signals to the signal log (no retries: an append is not idempotent)."""
     settings = load_settings()
-    log = SignalLog(settings.lake_root, symbols=settings.universe or None)
+    log = SignalLog(settings.signal_log_root, symbols=settings.universe or None)
     appended = append_plan(log, plan, now_ns=now_ns)
     if appended is None:
         return {"appended": 0, "quarantined": 0}

@@ -27,8 +27,8 @@ PUBLISHED_TABLES = {
 
 
 def reports_dir() -> str:
-    """Where reports go: ``<data_dir>/reports`` (a local directory)."""
-    return load_settings().data_dir.rstrip("/") + "/reports"
+    """Where reports go: ``<local_dir>/reports`` (a local directory)."""
+    return load_settings().local_root.rstrip("/") + "/reports"
 
 
 def artifact_key(*parts: str) -> str:

@@ -18,13 +18,13 @@ from tasks import retry_unless_bad_input
 
 
 def models_dir() -> str:
-    """``<data_dir>/models``: where the default head is cached."""
-    return load_settings().data_dir.rstrip("/") + "/models"
+    """``<local_dir>/models``: where the default head is cached."""
+    return load_settings().local_root.rstrip("/") + "/models"
 
 
 def inbox_dir() -> str:
-    """``<data_dir>/inbox/news``: news files dropped here are imported once."""
-    return load_settings().data_dir.rstrip("/") + "/inbox/news"
+    """``<local_dir>/inbox/news``: news files dropped here are imported once."""
+    return load_settings().local_root.rstrip("/") + "/inbox/news"
 
 
 @task(cache_policy=NONE)

@@ -64,7 +64,7 @@ prefect_api_url = data.prefect_api_url()
 @st.fragment(run_every=run_every)
 def health() -> None:
     """The overall status, the components table and the engine's metrics."""
-    report = data.load_health(settings.data_dir, settings, prefect_api_url, gateway_url or None)
+    report = data.load_health(settings.local_root, settings, prefect_api_url, gateway_url or None)
     show, icon = HEADLINES[report.status]
     show(f"**Platform {report.status.upper()}**", icon=icon)
     st.dataframe(

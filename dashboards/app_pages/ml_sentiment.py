@@ -47,10 +47,10 @@ def _highlight_production(row) -> list[str]:
 def models_and_sentiment() -> None:
     """Registry, ML signals and sentiment sections."""
     st.subheader("Registered models")
-    models = data.load_registered_models(settings.data_dir)
+    models = data.load_registered_models(settings.local_root)
     if models.is_empty():
         st.info(
-            NO_MODELS_HELP.format(registry=f"{settings.data_dir}/models"),
+            NO_MODELS_HELP.format(registry=f"{settings.local_root}/models"),
             icon=":material/info:",
         )
     else:
@@ -81,7 +81,7 @@ def models_and_sentiment() -> None:
         st.caption("Out-of-sample metrics of the walk-forward folds; production rows highlighted.")
 
     st.subheader("Latest ML signals")
-    signals = data.load_ml_signals(lake_root)
+    signals = data.load_ml_signals(lake_root, st.session_state["signals_root"])
     if signals.is_empty():
         st.info(NO_SIGNALS_HELP, icon=":material/info:")
     else:

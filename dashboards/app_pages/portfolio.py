@@ -59,7 +59,7 @@ def portfolio(account: str) -> None:
         components.positions_table(positions)
 
     st.subheader("Weights against targets")
-    targets = data.load_targets(lake_root)
+    targets = data.load_targets(lake_root, st.session_state["signals_root"])
     if targets.is_empty():
         st.info(NO_TARGETS_HELP, icon=":material/info:")
     if not metrics:

@@ -2,8 +2,9 @@
 
 A trades partition (one UTC day of one symbol) is the unit: bars never straddle days, so a
 partition's bars depend on that partition alone. Each partition's fingerprint (its file names,
-sizes and modification times) is kept in a small JSON state file; a partition whose fingerprint
-changed is re-aggregated and its bars replace the day's bars for that symbol.
+sizes and modification times, or ETags on an object store) is kept in a small JSON state file; a
+partition whose fingerprint changed is re-aggregated and its bars replace the day's bars for that
+symbol.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fsspec.core import url_to_fs
 
 from shriven.aggregation.bars import aggregate_partitions
 from shriven.lake.layout import Window
+from shriven.lake.storage import is_remote, modified_at
 from shriven.lake.writer import Lake
 
 log = logging.getLogger(__name__)
@@ -53,16 +55,13 @@ class BarAggregator:
 
     def _fingerprint(self, pdir: str) -> list[list[object]]:
         out = []
-        for info in sorted(self._fs.ls(pdir, detail=True), key=lambda i: i["name"]):
+        fs = self.lake.fs
+        for info in sorted(fs.ls(fs._strip_protocol(pdir), detail=True), key=lambda i: i["name"]):
             name = info["name"].rsplit("/", 1)[-1]
             if name.endswith(".parquet"):
-                out.append(
-                    [
-                        name,
-                        int(info.get("size") or 0),
-                        float(info.get("mtime") or info.get("LastModified", 0) or 0),
-                    ]
-                )
+                # an object store's ETag changes with the content; a local file's mtime does
+                version = info.get("ETag") or modified_at(info)
+                out.append([name, int(info.get("size") or 0), version])
         return out
 
     def _load_state(self) -> dict[str, object]:
@@ -125,7 +124,8 @@ class BarAggregator:
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             files = [self.lake.partition_files(pdir) for pdir, _ in chunk]
-            results = aggregate_partitions(files, self.intervals)
+            remote = self.lake.fs if is_remote(self.lake.root) else None  # local: the fast path
+            results = aggregate_partitions(files, self.intervals, filesystem=remote)
             for (pdir, fp), bars in zip(chunk, results, strict=True):
                 day, symbol = _partition_key(pdir)
                 window = Window.days(date.fromisoformat(day))

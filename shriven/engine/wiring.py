@@ -368,7 +368,7 @@ def run_backtest(
     journal = Path(settings.trading_dir) / account / "journal.bin"
     if journal.exists():
         raise FileExistsError(f"backtest run {run_id} already exists ({journal}); pick another run id")
-    signals = SignalLog(settings.lake_root, symbols=symbols)
+    signals = SignalLog(settings.signal_log_root, symbols=symbols)
     stack: TradingStack | None = None
     result = BacktestResult(run_id=run_id, account=account, dates=list(dates))
     started = time.perf_counter()
@@ -578,7 +578,7 @@ def open_paper_session(
         settings, account=account, mode=TradingMode.PAPER, clock=clock, strategies=strategies,
         symbols=symbols, prices=_first_prices(feeds),
         journal_path=Path(settings.trading_dir) / account / "journal.bin",
-        fsync=settings.trading.journal_fsync, signals=SignalLog(settings.lake_root, symbols=symbols),
+        fsync=settings.trading.journal_fsync, signals=SignalLog(settings.signal_log_root, symbols=symbols),
         kill_switch=KillSwitch(settings.state_dir), on_risk_event=on_risk_event,
         commands=CommandLog(commands_path(settings.trading_dir, account)), metrics=EngineMetrics(),
     )  # fmt: skip
@@ -677,7 +677,7 @@ def open_live_session(
     stack = build_stack(
         settings, account=account, mode=TradingMode.LIVE, clock=clock, strategies=strategies,
         symbols=symbols, prices={}, journal_path=Path(settings.trading_dir) / account / "journal.bin",
-        fsync=settings.trading.journal_fsync, signals=SignalLog(settings.lake_root, symbols=symbols),
+        fsync=settings.trading.journal_fsync, signals=SignalLog(settings.signal_log_root, symbols=symbols),
         kill_switch=KillSwitch(settings.state_dir), on_risk_event=on_risk_event,
         commands=CommandLog(commands_path(settings.trading_dir, account)), metrics=EngineMetrics(),
     )  # fmt: skip

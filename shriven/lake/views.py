@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass
 
 import pyarrow as pa
-from fsspec.core import url_to_fs
 
 from shriven.lake.layout import dataset_glob
+from shriven.lake.storage import lake_filesystem, register_lake_filesystem
 from shriven.schemas import BAR_INTERVALS, DATASETS, Dataset
 from shriven.security.audit import AUDIT_DUCKDB_TYPES, AUDIT_FILE
 
@@ -92,20 +92,33 @@ _DESCRIPTIONS = {
 }
 
 
-def lake_views(lake_root: str, *, audit_dir: str | os.PathLike[str] | None = None) -> list[View]:
+#: Datasets that live on a local disk even when the lake is on object storage (fsync, flock).
+LOCAL_DATASETS = frozenset({"signals"})
+
+
+def lake_views(
+    lake_root: str,
+    *,
+    audit_dir: str | os.PathLike[str] | None = None,
+    signals_root: str | None = None,
+) -> list[View]:
     """Every view of the warehouse over the lake at ``lake_root`` (checks which datasets have files),
-    and ``audit_log`` over the gateway's audit files when ``audit_dir`` is given."""
-    fs, root = url_to_fs(lake_root)
+    and ``audit_log`` over the gateway's audit files when ``audit_dir`` is given.
+
+    ``signals_root``: the local lake root holding the signal log when the lake itself is remote
+    (``Settings.signal_log_root``); default ``lake_root``.
+    """
     views = []
     for name, ds in DATASETS.items():
-        glob = dataset_glob(root, name, len(ds.partition_by))
-        has_files = bool(fs.glob(glob))
+        root_of = (signals_root or lake_root) if name in LOCAL_DATASETS else lake_root
+        fs, root = lake_filesystem(root_of)
+        has_files = bool(fs.glob(dataset_glob(root, name, len(ds.partition_by))))
         if name.startswith("bars_"):
             interval = name.removeprefix("bars_")
             desc = f"{interval} bars from trades: OHLCV, VWAP, trade count, realised volatility, order-flow imbalance"
         else:
             desc = _DESCRIPTIONS[name]
-        views.append(View(name, _dataset_select(ds, lake_root, has_files), desc))
+        views.append(View(name, _dataset_select(ds, root_of, has_files), desc))
     union = " UNION ALL ".join(
         f"SELECT {_sql_literal(i)} AS interval, * FROM bars_{i}" for i in BAR_INTERVALS
     )
@@ -132,15 +145,22 @@ def _audit_select(audit_dir: str) -> str:
     )
 
 
-def create_views(con: object, lake_root: str, *, audit_dir: str | os.PathLike[str] | None = None) -> list[str]:
+def create_views(
+    con: object,
+    lake_root: str,
+    *,
+    audit_dir: str | os.PathLike[str] | None = None,
+    signals_root: str | None = None,
+) -> list[str]:
     """Create (or replace) every view on a DuckDB connection; returns the view names.
 
     ``con`` is a ``duckdb.DuckDBPyConnection``; the session time zone is set to UTC so that
-    timestamps print as the lake stores them.
+    timestamps print as the lake stores them, and a remote lake's filesystem is registered.
     """
     con.execute("SET TimeZone = 'UTC'")
+    register_lake_filesystem(con, lake_root)
     names = []
-    for view in lake_views(lake_root, audit_dir=audit_dir):
+    for view in lake_views(lake_root, audit_dir=audit_dir, signals_root=signals_root):
         con.execute(f"CREATE OR REPLACE VIEW {view.name} AS {view.sql}")
         names.append(view.name)
     return names

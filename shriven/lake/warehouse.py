@@ -53,6 +53,7 @@ def build_warehouse(
     sleep: Callable[[float], None] = time.sleep,
     *,
     audit_dir: str | os.PathLike[str] | None = None,
+    signals_root: str | None = None,
 ) -> WarehouseBuild:
     """Create or replace every lake view inside the warehouse file, waiting out other holders."""
     Path(warehouse_path).parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +79,7 @@ def build_warehouse(
             continue
         try:
             con.execute("BEGIN TRANSACTION")
-            views = create_views(con, lake_root, audit_dir=audit_dir)
+            views = create_views(con, lake_root, audit_dir=audit_dir, signals_root=signals_root)
             con.execute("COMMIT")
         finally:
             con.close()
@@ -88,9 +89,12 @@ def build_warehouse(
 
 
 def memory_connection(
-    lake_root: str, *, audit_dir: str | os.PathLike[str] | None = None
+    lake_root: str,
+    *,
+    audit_dir: str | os.PathLike[str] | None = None,
+    signals_root: str | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake views, for long-lived readers (never locks the file)."""
     con = duckdb.connect(":memory:")
-    create_views(con, lake_root, audit_dir=audit_dir)
+    create_views(con, lake_root, audit_dir=audit_dir, signals_root=signals_root)
     return con

@@ -1,6 +1,6 @@
 """The health summary of the platform, which the gateway serves and the dashboards show.
 
-Each component is checked cheaply (a directory scan, a small file, one HTTP GET with a short
+Each component is checked cheaply (a listing of the lake's newest partitions, a small file, one HTTP GET with a short
 timeout) and a failing check becomes that component's UNKNOWN, never an exception, so a health
 endpoint answers even when the thing it reports on is broken.
 """
@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+from fsspec import AbstractFileSystem
 
 from shriven.config import Settings
 from shriven.engine.killswitch import KillSwitch
+from shriven.lake.storage import lake_filesystem, modified_at
 from shriven.observability.metrics import METRICS_DIR_NAME, MetricsSnapshot, read_flow_outcomes
 
 __all__ = [
@@ -129,51 +131,33 @@ def _iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _newest_mtime(directory: str) -> float | None:
-    """Newest file mtime in the latest ``date=`` partition of a dataset (or anywhere below it)."""
+def _newest_mtime(fs: AbstractFileSystem, dataset_dir: str) -> float | None:
+    """Newest file time in the latest ``date=`` partition of a dataset that has files."""
     try:
-        dates = sorted(
-            (e for e in os.scandir(directory) if e.is_dir()), key=lambda e: e.name, reverse=True
-        )
+        dates = sorted(fs.ls(dataset_dir, detail=False), reverse=True)
     except (FileNotFoundError, NotADirectoryError):
         return None
     for date_dir in dates:
-        newest = _newest_file_below(date_dir.path)
-        if newest is not None:
-            return newest
+        if not date_dir.rsplit("/", 1)[-1].startswith("date="):
+            continue
+        found = fs.find(date_dir, detail=True)
+        times = [modified_at(info) for path, info in found.items() if path.endswith(".parquet")]
+        if times:
+            return max(times)
     return None
 
 
-def _newest_file_below(directory: str) -> float | None:
-    newest: float | None = None
-    stack = [directory]
-    while stack:
-        try:
-            entries = list(os.scandir(stack.pop()))
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            if entry.is_dir():
-                stack.append(entry.path)
-            elif entry.name.endswith(".parquet"):
-                mtime = entry.stat().st_mtime
-                newest = mtime if newest is None else max(newest, mtime)
-    return newest
-
-
 def check_lake(lake_root: str, now: float) -> ComponentHealth:
-    """OK when some ``bars_*`` dataset got a file in the last 2 days; UNKNOWN without bars."""
-    if "://" in lake_root:
-        return ComponentHealth(
-            "lake", HealthStatus.UNKNOWN, f"{lake_root} is not a local path", now
-        )
+    """OK when some ``bars_*`` dataset got a file in the last 2 days; UNKNOWN without bars
+    (local disk or object store alike)."""
+    fs, root = lake_filesystem(lake_root)
     try:
         datasets = [
-            e.path for e in os.scandir(lake_root) if e.is_dir() and e.name.startswith("bars")
+            p for p in fs.ls(root, detail=False) if p.rstrip("/").rsplit("/", 1)[-1].startswith("bars")
         ]
     except FileNotFoundError:
         datasets = []
-    mtimes = [m for m in (_newest_mtime(d) for d in datasets) if m is not None]
+    mtimes = [m for m in (_newest_mtime(fs, d) for d in datasets) if m is not None]
     if not mtimes:
         return ComponentHealth("lake", HealthStatus.UNKNOWN, f"no bars in {lake_root}", now)
     age = now - max(mtimes)

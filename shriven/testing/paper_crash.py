@@ -93,7 +93,7 @@ def run_crash_trial(
                target=float(rng.randint(-60, 60)), kind=TargetKind.POSITION, source="crash-trial")
         for i in range(n_signals)
     ]  # fmt: skip
-    SignalLog(settings.lake_root, symbols=settings.universe).append(
+    SignalLog(settings.signal_log_root, symbols=settings.universe).append(
         signals, source="crash-trial", now_ns=day_start_ns(day)
     )
     trial = CrashTrial(settings, signals)

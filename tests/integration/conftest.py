@@ -26,3 +26,26 @@ def asserting_events_worker(monkeypatch):
         yield worker
     finally:
         worker.drain()
+
+
+@pytest.fixture(scope="session")
+def s3():
+    """One local S3-compatible server (moto, a real HTTP process on 127.0.0.1) per test session."""
+    from shriven.testing.object_store import s3_server
+
+    with s3_server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_env(s3, monkeypatch):
+    """Point S3 clients at the local server and give the test a bucket of its own; returns its URL."""
+    import uuid
+
+    from shriven.testing.object_store import make_bucket
+
+    for key, value in s3.environment.items():
+        monkeypatch.setenv(key, value)
+    bucket = f"shriven-{uuid.uuid4().hex[:12]}"
+    make_bucket(bucket)
+    return f"s3://{bucket}"

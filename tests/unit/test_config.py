@@ -11,6 +11,7 @@ from shriven.config import (
     CONFIG_ENV,
     DATA_DIR_ENV,
     INTERVALS_NS,
+    LOCAL_DIR_ENV,
     Settings,
     SyntheticConfig,
     load_settings,
@@ -75,6 +76,40 @@ def test_data_dir_env_overrides_the_file_and_keeps_urls(tmp_path: Path) -> None:
     settings = load_settings(environ={CONFIG_ENV: str(path), DATA_DIR_ENV: "s3://bucket/shriven/"})
     assert settings.data_dir == "s3://bucket/shriven/"
     assert settings.lake_root == "s3://bucket/shriven/lake"
+
+
+def test_a_local_data_dir_keeps_everything_in_it(tmp_path: Path) -> None:
+    settings = load_settings(environ={DATA_DIR_ENV: str(tmp_path)})
+    assert not settings.lake_is_remote
+    assert settings.local_root == str(tmp_path)
+    assert settings.signal_log_root == settings.lake_root == f"{tmp_path}/lake"
+    assert settings.trading_dir == f"{tmp_path}/trading"
+
+
+def test_a_remote_data_dir_puts_what_needs_a_disk_in_the_local_dir(tmp_path: Path) -> None:
+    local = tmp_path / "local"
+    settings = load_settings(environ={DATA_DIR_ENV: "s3://bucket/shriven", LOCAL_DIR_ENV: str(local)})
+    assert settings.lake_is_remote
+    assert settings.lake_root == "s3://bucket/shriven/lake"
+    assert settings.signal_log_root == f"{local}/lake"  # fsync + flock: never on the object store
+    for path in (settings.warehouse_path, settings.trading_dir, settings.state_dir):
+        assert path.startswith(str(local))
+    # without a local dir: ./data of the working directory
+    default = load_settings(environ={DATA_DIR_ENV: "s3://bucket/shriven"})
+    assert default.local_root == str(Path("data").resolve())
+
+
+def test_local_dir_comes_from_the_file_and_the_env_wins(tmp_path: Path) -> None:
+    path = _write(tmp_path, 'data_dir = "s3://b/p"\nlocal_dir = "/from/file"\n' + SYMBOL.format(symbol="AAA"))
+    assert load_settings(environ={CONFIG_ENV: str(path)}).local_root == "/from/file"
+    assert load_settings(environ={CONFIG_ENV: str(path), LOCAL_DIR_ENV: str(tmp_path)}).local_root == str(tmp_path)
+
+
+def test_a_local_dir_must_be_local_and_a_remote_lake_needs_one(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="local_dir must be a local path"):
+        load_settings(environ={DATA_DIR_ENV: "s3://b/p", LOCAL_DIR_ENV: "s3://b/q"})
+    with pytest.raises(ValueError, match="set local_dir"):
+        Settings(data_dir="s3://b/p")
 
 
 def test_toml_file_via_config_env(tmp_path: Path) -> None:

@@ -526,3 +526,23 @@ def test_reads_can_be_limited_to_dates_and_symbols(lake: Lake) -> None:
     assert only.num_rows == 48
     assert len(lake.partition_dirs("trades", symbols=["ACME", "GAMA"])) == 4
     assert lake.read("trades", symbols=["NOPE"]).num_rows == 0
+
+
+def test_a_file_replaced_while_being_read_is_read_again(lake: Lake, day_window: Window, monkeypatch) -> None:
+    from s3fs.utils import FileExpired
+
+    lake.write_window("trades", trades_table(_hourly_rows(day_window)), day_window)
+    (path,) = lake.files("trades", symbols=["ACME"])
+    expected = lake.read_file(path)
+    real_open = lake.fs.open
+    calls = []
+
+    def open_replaced_once(p, mode="rb", **kwargs):
+        calls.append(p)
+        if len(calls) == 1:  # an object store saw a new ETag between two ranged reads
+            raise FileExpired(filename=p, e_tag='"old"')
+        return real_open(p, mode, **kwargs)
+
+    monkeypatch.setattr(lake.fs, "open", open_replaced_once)
+    assert lake.read_file(path).equals(expected)
+    assert len(calls) == 2
