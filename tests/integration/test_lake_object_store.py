@@ -96,6 +96,11 @@ def test_the_daily_pipeline_on_s3_builds_the_same_warehouse_as_on_disk(small_pla
     con.close()
     # ... as do the in-memory views of `shriven sql`, the dashboards and the gateway
     assert _summary(memory_connection(settings.lake_root)) == expected
+    from dashboards import data
+
+    reader = data.LakeReader(settings.lake_root, settings.signal_log_root)
+    assert data.symbols_with_bars(reader) == ["ACME", "BOLT", "CRUX"]
+    assert data.bar_date_range(reader).first == DAY
     assert main(["sql", "--warehouse", "SELECT count(*) AS n FROM trades"]) == 0
     assert str(expected["trades"][0][0]) in capsys.readouterr().out
 
