@@ -176,6 +176,16 @@ class TradingConfig(_Config):
             raise ValueError(f"paper and live accounts must differ (both {self.account!r})")
 
 
+class DaskConfig(_Config):
+    """Where fan-out work (sweeps, backfills, model fits) runs when a flow asks for Dask.
+
+    ``address``: a running scheduler (``tcp://host:8786``); empty: a local cluster of the flow's
+    ``dask_workers`` processes. ``SHRIVEN_DASK_ADDRESS`` overrides it.
+    """
+
+    address: str = ""
+
+
 class GatewayConfig(_Config):
     """The REST gateway: where it listens, how long tokens live, how fast a principal may go.
 
@@ -226,6 +236,7 @@ class Settings(_Config):
     schedules: ScheduleConfig = ScheduleConfig()
     trading: TradingConfig = TradingConfig()
     gateway: GatewayConfig = GatewayConfig()
+    dask: DaskConfig = DaskConfig()
 
     def __post_init__(self) -> None:
         if self.lake_is_remote and not self.local_dir:
