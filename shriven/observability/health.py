@@ -1,8 +1,8 @@
 """The health summary of the platform, which the gateway serves and the dashboards show.
 
-Each component is checked cheaply (a listing of the lake's newest partitions, a small file, one HTTP GET with a short
-timeout) and a failing check becomes that component's UNKNOWN, never an exception, so a health
-endpoint answers even when the thing it reports on is broken.
+Each component is checked cheaply (a listing of the lake's newest partitions, a small file, one
+HTTP GET with a short timeout) and a failing check becomes that component's UNKNOWN, never an
+exception, so a health endpoint answers even when the thing it reports on is broken.
 """
 
 from __future__ import annotations
