@@ -240,7 +240,9 @@ class Settings(_Config):
 
     def __post_init__(self) -> None:
         if self.lake_is_remote and not self.local_dir:
-            raise ValueError(f"data_dir {self.data_dir!r} is remote: set local_dir ({LOCAL_DIR_ENV}) to a local directory")
+            raise ValueError(
+                f"data_dir {self.data_dir!r} is remote: set local_dir ({LOCAL_DIR_ENV}) to a local directory"
+            )
         names = [s.symbol for s in self.symbols]
         if len(set(names)) != len(names):
             raise ValueError(f"duplicate symbols in the universe: {sorted(names)}")
@@ -265,7 +267,7 @@ class Settings(_Config):
     @property
     def lake_is_remote(self) -> bool:
         """True when the lake lives on object storage rather than a local disk."""
-        return "://" in self.data_dir
+        return "://" in self.data_dir and not self.data_dir.startswith("file://")
 
     @property
     def signal_log_root(self) -> str:
@@ -329,11 +331,12 @@ def load_settings(
         data_dir = str(Path(data_dir).resolve())
     # journals, logs, keys and the warehouse file need a local disk: beside a local lake, or
     # ./data when the lake is on object storage
-    local_dir = env.get(LOCAL_DIR_ENV) or raw.pop("local_dir", None) or ("data" if "://" in data_dir else data_dir)
+    remote = "://" in data_dir and not data_dir.startswith("file://")
+    local_dir = env.get(LOCAL_DIR_ENV) or raw.pop("local_dir", None) or ("data" if remote else data_dir)
     raw.pop("local_dir", None)
-    if "://" in local_dir:
+    if "://" in local_dir and not local_dir.startswith("file://"):
         raise ValueError(f"local_dir must be a local path, got {local_dir!r}")
-    local_dir = str(Path(local_dir).resolve())
+    local_dir = str(Path(local_dir.removeprefix("file://")).resolve())
     try:
         return msgspec.convert({**raw, "data_dir": data_dir, "local_dir": local_dir}, Settings)
     except (msgspec.ValidationError, ValueError) as exc:

@@ -4,8 +4,8 @@ A writer names every file after the window it covers (``part-<start>-<end>.parqu
 partition named from the data (``date=…/symbol=…``). Writing a window therefore replaces exactly
 the files of that window: a re-run never duplicates rows. Files are written under a temporary
 name and renamed into place (on an object store, uploaded in one PUT), so a reader sees either
-the old file or the new one, never a torn one. A window that overlaps a larger file (one made by compaction) cuts its rows out of that file
-first, so overlapping re-runs also never duplicate.
+the old file or the new one, never a torn one. A window that overlaps a larger file (one made by
+compaction) cuts its rows out of that file first, so overlapping re-runs also never duplicate.
 
 Known limit: compaction renames the merged file in before it deletes the small ones, so a query
 racing a compaction of the same partition can, for that instant, count a window twice; compaction
