@@ -196,8 +196,9 @@ deployments:
                 f"{states}\n" + "\n".join(p.read_text()[-2000:] for p in worker_logs.values()))
 
             # every mapped task run and every run's final log line reached the database (both
-            # arrive asynchronously); the flow logs its parent pid, i.e. the worker that ran it
-            deadline = time.monotonic() + 30
+            # arrive asynchronously, through the events pipeline: minutes behind on a loaded
+            # machine, measured); the flow logs its parent pid, i.e. the worker that ran it
+            deadline = time.monotonic() + 180
             while True:
                 completed, ran_by = 0, {}
                 for i in run_ids:
@@ -212,7 +213,7 @@ deployments:
                 if (completed == RUNS * TASKS and len(ran_by) == RUNS) or time.monotonic() > deadline:
                     break
                 time.sleep(1)
-            assert completed == RUNS * TASKS
+            assert completed == RUNS * TASKS, f"{completed} task runs recorded COMPLETED after 180 s"
         assert len(ran_by) == RUNS, ran_by
         worker_of = {procs["w1"].pid: "w1", procs["w2"].pid: "w2"}
         assert set(ran_by.values()) <= set(worker_of), (ran_by, worker_of)
