@@ -319,8 +319,7 @@ class RiskEngine:
                 return self._check_ordered(request)
             if gross + self._open_notional + notional > self._buying_power:
                 return self._check_ordered(request)
-            if self._n_working >= self._max_open:
-                return self._check_ordered(request)
+            # (working orders below max_open_orders: part of self._fast)
             ts = request.ts
             ring = self._ring
             head = self._head
@@ -536,6 +535,8 @@ class RiskEngine:
             value_price = float(request.price)
         self._orders[request.client_order_id] = _Working(s, buy, q, value_price)
         self._n_working += 1
+        if self._n_working >= self._max_open:
+            self._fast = False
         if buy:
             s.working_buy += q
         else:
@@ -574,6 +575,8 @@ class RiskEngine:
         w.remaining = 0.0
         del self._orders[client_order_id]
         self._n_working -= 1
+        if not self._fast:
+            self._refresh_fast()
         if not self._orders:  # nothing working: drop accumulated float noise
             self._open_notional = 0.0
             for s in self._slot_list:
@@ -616,7 +619,7 @@ class RiskEngine:
         self._daily_breached = daily
         self._drawdown_breached = dd
         self._breached = daily or dd
-        self._fast = self._state_code == 0 and not self._breached
+        self._refresh_fast()
         for reason, detail in breaches:
             self._emit(RiskEventKind.BREACH, reason, ts, detail=f"{detail}; equity {equity:.10g}")
         if breaches and self._breach_state > self._state:
@@ -644,7 +647,13 @@ class RiskEngine:
     def _set(self, state: TradingState) -> None:
         self._state = state
         self._state_code = int(state)
-        self._fast = self._state_code == 0 and not self._breached
+        self._refresh_fast()
+
+    def _refresh_fast(self) -> None:
+        """Whether the fast path may run: trading ACTIVE, no breach, room for another order."""
+        self._fast = (
+            self._state_code == 0 and not self._breached and self._n_working < self._max_open
+        )
 
     def _emit(
         self,
@@ -710,8 +719,7 @@ class RiskEngine:
     def kernel_state(self) -> RiskKernelState:
         """A copy of the state as the kernel's arrays, for a compiled event loop to own."""
         n = len(self._slot_list)
-        lim = np.empty((n, k.N_LIM))
-        sym = np.empty((n, k.N_SYM))
+        lim, sym, acc, par, ist = k.packed_arrays(n)  # one block: fewer cache lines per check
         for s in self._slot_list:
             lim[s.index] = (
                 s.tick,
@@ -724,25 +732,20 @@ class RiskEngine:
                 1.0 if s.restricted else 0.0,
             )
             sym[s.index] = (s.reference, s.position, s.working_buy, s.working_sell)
-        acc = np.array([self._gross, self._net, self._open_notional, self._buying_power])
-        par = np.array(
-            [
-                self._max_gross,
-                self._max_net,
-                self._collar,
-                float(self._max_open),
-                1.0 if self._limit_needs_reference else 0.0,
-            ]
+        acc[:] = (self._gross, self._net, self._open_notional, self._buying_power)
+        par[:] = (
+            self._max_gross,
+            self._max_net,
+            self._collar,
+            float(self._max_open),
+            1.0 if self._limit_needs_reference else 0.0,
         )
-        ist = np.array(
-            [
-                self._state_code,
-                len(self._orders),
-                self._head,
-                int(self._daily_breached),
-                int(self._drawdown_breached),
-            ],
-            dtype=np.int64,
+        ist[:] = (
+            self._state_code,
+            len(self._orders),
+            self._head,
+            int(self._daily_breached),
+            int(self._drawdown_breached),
         )
         return RiskKernelState(
             symbols=tuple(s.symbol for s in self._slot_list),

@@ -258,3 +258,29 @@ def test_state_kernels_follow_the_python_engine() -> None:
         np.testing.assert_allclose(state.acc, expected.acc, atol=1e-9)
         assert state.ist[k.I_WORKING] == expected.ist[k.I_WORKING]
     assert engine.exposure()["gross"] == pytest.approx(3.5 * 102.5)
+
+
+def test_kernel_state_is_one_packed_block() -> None:
+    """``lim``, ``sym``, ``acc``, ``par`` and ``ist`` are C-contiguous views of one block."""
+    state = build().kernel_state()
+    arrays = (state.lim, state.sym, state.acc, state.par, state.ist)
+    assert all(a.flags.c_contiguous for a in arrays)
+    assert [a.dtype for a in arrays] == [np.float64] * 4 + [np.int64]
+    bases = {id(a.base.base if a.base.base is not None else a.base) for a in arrays}
+    assert len(bases) == 1
+    assert state.lim.ctypes.data % 64 == 0  # one cache line per row
+    starts = sorted(a.ctypes.data for a in arrays)
+    ends = sorted(a.ctypes.data + a.nbytes for a in arrays)
+    assert all(e <= s for e, s in zip(ends[:-1], starts[1:], strict=True))  # no overlap
+
+
+def test_kernel_wants_contiguous_int64_ring_and_state() -> None:
+    """The ring and ``ist`` are read through their addresses: other layouts do not compile."""
+    from numba.core.errors import TypingError
+
+    state = build().kernel_state()
+    strided = np.zeros(2 * state.ring.shape[0], np.int64)[::2]
+    orders = orders_array([order()], state.symbols)
+    out = np.empty(1, np.int8)
+    with pytest.raises(TypingError):
+        k.check_orders(state.lim, state.sym, state.acc, state.par, state.ist, strided, orders, out)
