@@ -38,6 +38,7 @@ from enum import StrEnum
 from numbers import Integral, Real
 from typing import Any, NamedTuple
 
+import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -67,6 +68,9 @@ INLINE_ROWS = 64
 _ROW_FIELDS = ("ts", "symbol", "target", "kind", "source", "model_version")
 _MAX_NS = 2**63 - 1
 _NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+#: The head is plain JSON (``json.dumps``, finite numbers only): msgspec parses it to the same
+#: objects in a fraction of ``json.loads``' time.
+_HEAD_DECODER = msgspec.json.Decoder()
 
 
 class SignalReason(StrEnum):
@@ -137,6 +141,7 @@ class SignalLog:
             raise ValueError(f"the signal log needs a local file system (flock), got {root!r}")
         self.lake_root = os.path.abspath(root)
         self.directory = os.path.join(self.lake_root, "signals")
+        self._head_path = os.path.join(self.directory, _HEAD)
         self.symbols = None if symbols is None else frozenset(symbols)
         self._lake = Lake(self.lake_root)
         # Listing cache of the readers: date directory -> (its mtime when listed, its files).
@@ -354,8 +359,7 @@ class SignalLog:
     def _head(self) -> _Head:
         """The last offset written and the newest file: from the head in O(1), else by listing."""
         try:
-            with open(os.path.join(self.directory, _HEAD), "rb") as fh:
-                head = json.loads(fh.read())
+            head = _HEAD_DECODER.decode(_read_small(self._head_path))
         except FileNotFoundError:
             parts = self._parts("changed")
             return _Head(max((p.last for p in parts), default=-1), None, None)
@@ -397,6 +401,20 @@ class SignalLog:
             parts = [p for _, dir_parts in self._dirs.values() for p in dir_parts]
             self._sorted = sorted(parts + list(self._extra.values()))
         return self._sorted
+
+
+def _read_small(path: str) -> bytes:
+    """A small file's bytes with three syscalls (``open()`` builds an io stack: ~2x, measured)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
 
 
 def _list_parts(directory: str) -> list[_Part]:

@@ -51,6 +51,11 @@ def _enc(records: list) -> bytes:
     return msgspec.msgpack.encode(records)
 
 
+def _frames_end(path: Path) -> int:
+    """End of the last complete frame in the file (a synced journal has zeros after it)."""
+    return journal_module._scan(memoryview(path.read_bytes()), path).good_end
+
+
 def _write(path: Path, commits: list[list]) -> list[int]:
     """Write commits (one frame each); returns the file size after each."""
     sizes = []
@@ -134,12 +139,110 @@ def test_corrupt_last_frame_is_truncated_and_logged(
     assert "torn tail" in caplog.text
 
 
-def test_zero_filled_tail_is_truncated(journal_path: Path) -> None:
+def test_zero_filled_tail_is_free_space(journal_path: Path) -> None:
     sizes = _write(journal_path, [[RECORDS[0]]])
     with open(journal_path, "ab") as f:
-        f.write(b"\0" * 4096)  # a file extended but never written (power loss)
+        f.write(b"\0" * 4096)  # a preallocated tail (or a file extended, never written)
     assert list(Journal.replay(journal_path)) == [RECORDS[0]]
-    assert journal_path.stat().st_size == sizes[0]
+    assert journal_path.stat().st_size == sizes[0] + 4096  # not torn: left alone
+    _write(journal_path, [[RECORDS[1]]])  # the next frame goes after the last one, not the zeros
+    assert _enc(list(Journal.replay(journal_path))) == _enc(RECORDS[:2])
+    data = journal_path.read_bytes()
+    assert data.startswith(MAGIC + encode_frame([RECORDS[0]]) + encode_frame([RECORDS[1]]))
+
+
+def test_synced_journal_is_preallocated_and_closed_to_its_frames(journal_path: Path) -> None:
+    with Journal(journal_path, fsync=True) as journal:
+        journal.append(RECORDS[0])
+        size = os.stat(journal_path).st_size
+        assert size >= journal.size + journal_module.SEGMENT_BYTES // 2
+        assert journal_path.read_bytes()[journal.size :] == bytes(size - journal.size)
+        assert list(Journal.replay(journal_path)) == [RECORDS[0]]  # a reader meanwhile
+        journal.append(RECORDS[1])
+        assert os.stat(journal_path).st_size == size  # written in place, no growth
+    assert journal_path.read_bytes() == MAGIC + encode_frame([RECORDS[0]]) + encode_frame(
+        [RECORDS[1]]
+    )
+
+
+def test_synced_journal_grows_by_segments(
+    journal_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal_module, "SEGMENT_BYTES", 256)
+    monkeypatch.setattr(journal_module, "_LOW_WATER", 64)
+    written = []
+    with Journal(journal_path, fsync=True) as journal:
+        for i in range(40):
+            r = RECORDS[i % 4]
+            journal.append(r, sync=i % 3 == 0)
+            if i % 5 == 0:
+                journal.write_out()
+            written.append(r)
+        journal.sync()
+        assert os.stat(journal_path).st_size >= journal.size
+    assert _enc(list(Journal.replay(journal_path))) == _enc(written)
+
+
+def _preallocated(path: Path, commits: list[list]) -> tuple[bytes, list[int]]:
+    """A synced journal left as a crash leaves it (zero tail, not closed): bytes, frame ends."""
+    journal = Journal(path, fsync=True)
+    sizes = []
+    for commit in commits:
+        journal.append_many(commit)
+        sizes.append(journal.size)
+    data = path.read_bytes()
+    journal._stop_background()
+    os.close(journal._fd)  # no close(): it would cut the tail
+    journal._fd = None
+    return data, sizes
+
+
+def test_torn_record_in_a_preallocated_tail(tmp_path: Path, journal_path: Path) -> None:
+    commits = [[RECORDS[0]], [RECORDS[1], RECORDS[2]], [RECORDS[3]]]
+    data, sizes = _preallocated(journal_path, commits)
+    assert len(data) > sizes[-1]
+    assert not data[sizes[-1] :].strip(b"\0")
+    # the last frame torn at every byte: its prefix written over the zeros, the rest still zero
+    for cut in range(sizes[-2], sizes[-1]):
+        path = tmp_path / f"cut{cut}"
+        path.write_bytes(data[:cut] + bytes(len(data) - cut))
+        got = list(Journal.replay(path))
+        assert _enc(got) == _enc(RECORDS[:3]), cut
+        # a prefix with a byte other than zero is torn and truncated; a zero prefix is free space
+        torn = bool(data[sizes[-2] : cut].strip(b"\0"))
+        assert path.stat().st_size == (sizes[-2] if torn else len(data)), cut
+        with Journal(path, fsync=True) as journal:  # appending continues after the last frame
+            assert journal.size == sizes[-2]
+            journal.append(RECORDS[4])
+        assert _enc(list(Journal.replay(path))) == _enc(RECORDS[:3] + [RECORDS[4]])
+        path.unlink()
+
+
+def test_torn_record_in_a_preallocated_tail_is_repaired_on_open(
+    journal_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data, sizes = _preallocated(journal_path, [[RECORDS[0]], [RECORDS[1]]])
+    torn = bytearray(data)
+    torn[sizes[-1] - 3] ^= 0xFF  # the last frame fails its CRC, zeros after it
+    journal_path.write_bytes(bytes(torn))
+    with caplog.at_level(logging.WARNING, logger="shriven.oms"):
+        with Journal(journal_path, fsync=True) as journal:
+            assert journal.size == sizes[0]
+            journal.append(RECORDS[2])
+    assert "torn tail" in caplog.text
+    assert _enc(list(Journal.replay(journal_path))) == _enc([RECORDS[0], RECORDS[2]])
+
+
+def test_damage_before_a_valid_frame_in_a_preallocated_file_is_corrupt(
+    journal_path: Path,
+) -> None:
+    data, sizes = _preallocated(journal_path, [[RECORDS[0]], [RECORDS[1]], [RECORDS[2]]])
+    bad = bytearray(data)
+    bad[sizes[0] + 10] ^= 0xFF
+    journal_path.write_bytes(bytes(bad))
+    with pytest.raises(JournalCorrupt):
+        list(Journal.replay(journal_path))
+    assert journal_path.read_bytes() == bytes(bad)
 
 
 @pytest.mark.parametrize("where", ["length", "crc", "payload"])
@@ -206,9 +309,9 @@ def test_a_failed_write_leaves_no_partial_frame(
     journal.append(RECORDS[0])
     real_write = journal_module._write
 
-    def half_then_fail(fd: int, data: memoryview) -> int:
+    def half_then_fail(fd: int, data: memoryview, offset: int) -> int:
         if len(data) > 10:
-            return real_write(fd, data[: len(data) // 2])
+            return real_write(fd, data[: len(data) // 2], offset)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(journal_module, "_write", half_then_fail)
@@ -262,7 +365,7 @@ def test_rewrite_replaces_the_contents(journal_path: Path) -> None:
     journal.append(RECORDS[0])
     journal.rewrite([RECORDS[3]])
     journal.append(RECORDS[1])
-    assert journal.size == journal_path.stat().st_size
+    assert journal.size == _frames_end(journal_path)
     with pytest.raises(JournalLocked):  # the lock moved to the new file
         Journal(journal_path, fsync=False)
     journal.close()
@@ -277,8 +380,8 @@ def test_sync_makes_unsynced_appends_durable_once(tmp_path, monkeypatch):
 
     calls = []
     real = journal_module._sync
+    j = journal_module.Journal(tmp_path / "j.bin", fsync=True)  # its segment synced here
     monkeypatch.setattr(journal_module, "_sync", lambda fd: (calls.append(fd), real(fd)))
-    j = journal_module.Journal(tmp_path / "j.bin", fsync=True)
     for i in range(3):
         j.append(OrderEvent(ts=i, client_order_id="a", kind=OrderEventKind.ACCEPTED), sync=False)
     assert calls == []
@@ -321,14 +424,14 @@ def test_write_out_reaches_the_file_now_and_the_disk_in_the_background(
 
     def recording_sync(fd: int) -> None:
         real(fd)
-        synced.append((threading.current_thread().name, os.fstat(fd).st_size))
+        synced.append((threading.current_thread().name, _frames_end(path)))
 
     monkeypatch.setattr(journal_module, "_sync", recording_sync)
     journal = Journal(path, fsync=True)
     journal.append(SignalConsumed(offset=1, ts=1), sync=False)
-    assert os.path.getsize(path) == len(MAGIC)  # still in memory
+    assert _frames_end(path) == len(MAGIC)  # still in memory
     journal.write_out()
-    assert os.path.getsize(path) == journal.size  # in the kernel: survives a process crash
+    assert _frames_end(path) == journal.size  # in the kernel: survives a process crash
     journal.close()  # waits for the background sync, then syncs
     assert any(name.startswith("journal-sync") for name, _ in synced)
     assert all(size == journal.size or size == len(MAGIC) for _, size in synced)
@@ -348,4 +451,49 @@ def test_a_failed_background_sync_breaks_the_journal(tmp_path, monkeypatch) -> N
     with pytest.raises(OSError, match="background sync failed"):
         journal.append(SignalConsumed(offset=2, ts=2))
     monkeypatch.setattr(journal_module, "_sync", lambda fd: None)
+    journal.close()
+
+
+def test_background_sync_is_skipped_when_a_synced_append_covers_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    monkeypatch.setattr(journal_module, "BACKGROUND_DELAY_S", 3600.0)  # close() cuts it short
+    journal = Journal(tmp_path / "j.bin", fsync=True)
+    syncs: list[str] = []
+    real = journal_module._sync
+
+    def recording_sync(fd: int) -> None:
+        syncs.append(threading.current_thread().name)
+        real(fd)
+
+    monkeypatch.setattr(journal_module, "_sync", recording_sync)
+    journal.append(SignalConsumed(offset=1, ts=1), sync=False)
+    journal.write_out()  # handed to the kernel; the background sync waits...
+    journal.append(SignalConsumed(offset=2, ts=2))  # ...and this ack's sync covers it
+    journal.close()
+    assert not [name for name in syncs if name.startswith("journal-sync")]
+    assert [r.offset for r in Journal.replay(tmp_path / "j.bin")] == [1, 2]
+
+
+def test_background_sync_runs_when_nothing_covers_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    monkeypatch.setattr(journal_module, "BACKGROUND_DELAY_S", 0.0)
+    journal = Journal(tmp_path / "j.bin", fsync=True)
+    synced = threading.Event()
+    real = journal_module._sync
+
+    def recording_sync(fd: int) -> None:
+        real(fd)
+        if threading.current_thread().name.startswith("journal-sync"):
+            synced.set()
+
+    monkeypatch.setattr(journal_module, "_sync", recording_sync)
+    journal.append(SignalConsumed(offset=1, ts=1), sync=False)
+    journal.write_out()
+    assert synced.wait(60.0)  # without waiting for close()
     journal.close()

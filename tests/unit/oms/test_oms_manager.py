@@ -296,7 +296,8 @@ def test_submit_is_synced_before_it_returns_and_create_is_not(
 
     def recording_sync(fd: int) -> None:
         real_sync(fd)
-        synced_sizes.append(journal_module.os.fstat(fd).st_size)
+        data = journal_module.os.pread(fd, journal_module.os.fstat(fd).st_size, 0)
+        synced_sizes.append(journal_module._scan(memoryview(data), journal_path).good_end)
 
     oms = OrderManager(Journal(journal_path, fsync=True))
     monkeypatch.setattr(journal_module, "_sync", recording_sync)
