@@ -25,6 +25,7 @@ from shriven.pricing.black_scholes import (
     black_scholes_prices,
     bsm_greeks,
     bsm_price,
+    release_output_memory,
 )
 from shriven.pricing.implied_vol import (
     ImpliedVolResult,
@@ -64,6 +65,7 @@ __all__ = [
     "bsm_greeks",
     "bsm_price",
     "calibrate_svi",
+    "release_output_memory",
     "implied_vol",
     "implied_vol_black76",
     "implied_volatility",

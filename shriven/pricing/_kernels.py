@@ -76,6 +76,7 @@ _INV_SQRTPI = 0.5641895835477562869
 _HALF_LOG_2PI = 0.9189385332046727418
 _EPS = 2.220446049250313e-16
 _DBL_MAX = 1.7976931348623157e308
+_DBL_MIN = 2.2250738585072014e-308
 _MAX_ITER = 60
 #: A Householder step (not a bisection) smaller than this fraction of s ends the solver.
 _STEP_DONE = 1e-6
@@ -284,8 +285,13 @@ def _check_inputs(under, strike, expiry, rate, carry, vol):
 # The closed forms run in two passes. Pass 1 has no calls other than inlined arithmetic and
 # math intrinsics and no early exits, so LLVM if-converts and vectorises it (measured 2.5x
 # faster than the same loop with one out-of-line call on a rare branch); it marks the elements
-# it cannot finish (bad input, sigma sqrt(T) = 0, far tails, underflowed density) in ``todo``.
-# Pass 2 visits those few and finishes them with the slow paths.
+# it cannot finish (bad input, sigma sqrt(T) = 0, far tails, underflowed density) with the
+# reason code ``_TODO`` (no scratch array: 1 MB less to allocate and fault in per 1M options).
+# Pass 2 visits those few, checks their inputs for the real code and finishes them with the
+# slow paths.
+
+#: Reason code pass 1 gives an element it leaves to pass 2 (int8, none of the real codes).
+_TODO = 64
 
 
 @njit(cache=True, inline="always")
@@ -367,9 +373,12 @@ def _bs_core(s, k, t, r, q, v, w, forward_model):
     sqt = math.sqrt(t)
     sd = v * sqt
     m = fwd / k
-    x = flog(m)
+    # ln(F / K) = ln(S / K) + (r - q) T: the log need not wait for the exps and two divisions
+    # of F / K (the loop is bound by the latency of that chain), and is more accurate.
+    x = flog(s / k) if forward_model else flog(s / k) + (r - q) * t
+    # One reciprocal for 1 / (s sd) and 1 / sd = s / (s sd).
     inv_ssd = 1.0 / (s * sd)
-    d1 = x / sd + 0.5 * sd
+    d1 = x * (s * inv_ssd) + 0.5 * sd
     d2 = d1 - sd
     pdf = _npdf_exact(d1)
     z1 = w * d1 * _INV_SQRT2
@@ -412,7 +421,6 @@ def bs_greeks_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_m
     ``forward_model`` True; ``carry`` is then ignored and the rate is used, so F grows at 0).
     """
     n = out.shape[1]
-    todo = np.empty(n, dtype=np.bool_)
     for i in prange(n):
         s = under[i]
         k = strike[i]
@@ -420,14 +428,12 @@ def bs_greeks_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_m
         r = rate[i]
         q = r if forward_model else carry[i]
         v = vol[i]
-        code = _check_inputs(s, k, t, r, q, v)
-        reason[i] = code
         w = 1.0 if is_call[i] else -1.0
         df, dq, fwd, sqt, sd, x, d1, d2, pdf, nd1, nd2, price, inv_ssd = _bs_core(
             s, k, t, r, q, v, w, forward_model
         )
-        # Two reciprocals instead of four divisions: 1 / (s sd), 1 / v; v / sqrt(T) = v s v / (s sd).
-        inv_v = 1.0 / v
+        # No division of its own: 1 / v = s sqrt(T) / (s sd), v / sqrt(T) = v s v / (s sd).
+        inv_v = s * sqt * inv_ssd
         vega = s * dq * pdf * sqt
         delta = w * dq * nd1
         gamma = dq * pdf * inv_ssd
@@ -450,9 +456,12 @@ def bs_greeks_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_m
         out[G_RHO, i] = rho
         out[G_VANNA, i] = vanna
         out[G_VOLGA, i] = volga
-        todo[i] = (code != R_OK) | (not _core_is_final(s, k, t, r, q, v, w, sd, x, d1, d2, pdf))
+        # Final elements have valid inputs (``_in_safe_range`` fails on NaN, inf, S, K <= 0,
+        # T < 0, sigma < 0), so only pass 2 needs ``_check_inputs``.
+        final = _core_is_final(s, k, t, r, q, v, w, sd, x, d1, d2, pdf)
+        reason[i] = R_OK if final else _TODO
     for i in prange(n):
-        if todo[i]:
+        if reason[i] == _TODO:
             _finish_greeks(
                 i, under, strike, expiry, rate, carry, vol, is_call, forward_model, out, reason
             )
@@ -460,6 +469,8 @@ def bs_greeks_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_m
 
 @njit(cache=True, error_model="numpy")
 def _finish_greeks(i, under, strike, expiry, rate, carry, vol, is_call, forward_model, out, reason):
+    q = rate[i] if forward_model else carry[i]
+    reason[i] = _check_inputs(under[i], strike[i], expiry[i], rate[i], q, vol[i])
     if reason[i] == R_OK:
         _fix_greeks(i, under, strike, expiry, rate, carry, vol, is_call, forward_model, out)
         for g in range(N_GREEKS):
@@ -484,16 +495,38 @@ def _fix_greeks(i, under, strike, expiry, rate, carry, vol, is_call, forward_mod
     fwd = s if forward_model else s * dq / df
     sd = v * math.sqrt(t)
     if sd > 0.0:
-        x = math.log(fwd / k)
+        # Every output again with the scalar functions (libm exp and log, erfc): pass 1's
+        # values hold only inside ``_in_safe_range`` (e.g. its exp is unchecked beyond it).
+        sqt = math.sqrt(t)
+        # ln(F / K) as pass 1 takes it, ln(S / K) + (r - q) T (F rounds off a tiny (r - q) T),
+        # with S / K split where it over- or underflows.
+        ratio = s / k
+        if _DBL_MIN <= ratio <= _DBL_MAX:
+            x = math.log(ratio)
+        else:
+            x = math.log(s) - math.log(k)
+        if not forward_model:
+            x += (r - q) * t
+        d1 = x / sd + 0.5 * sd
         d2 = x / sd - 0.5 * sd
+        pdf = _npdf_exact(d1)
+        nd1 = _ncdf(w * d1)
+        nd2 = _ncdf(w * d2)
+        price = df * max(w * (fwd * nd1 - k * nd2), w * (fwd - k), 0.0)
         if _is_tail(w, x, d2, sd):
             price = df * math.sqrt(fwd * k) * _norm_otm_call(-abs(x), sd)
-            out[G_PRICE, i] = price
-            if forward_model:
-                out[G_RHO, i] = -t * price
-        if not _npdf_exact(x / sd + 0.5 * sd) > 0.0:
-            out[G_VANNA, i] = 0.0
-            out[G_VOLGA, i] = 0.0
+        vega = s * dq * pdf * sqt
+        out[G_PRICE, i] = price
+        out[G_DELTA, i] = w * dq * nd1
+        out[G_GAMMA, i] = dq * pdf / (s * sd)
+        out[G_VEGA, i] = vega
+        out[G_THETA, i] = (
+            -0.5 * s * dq * pdf * v / sqt - w * r * k * df * nd2 + w * q * s * dq * nd1
+        )
+        out[G_RHO, i] = -t * price if forward_model else w * k * t * df * nd2
+        # An underflowed density: exact zeros (no -0.0 from the sign of d).
+        out[G_VANNA, i] = -dq * pdf * d2 / v if pdf > 0.0 else 0.0
+        out[G_VOLGA, i] = vega * d1 * d2 / v if pdf > 0.0 else 0.0
         return
     # Deterministic limit: intrinsic value of the forward, a half step at the strike.
     m = w * (fwd - k)
@@ -513,7 +546,6 @@ def _fix_greeks(i, under, strike, expiry, rate, carry, vol, is_call, forward_mod
 def bs_price_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_model, out, reason):
     """Price only of European options (see ``bs_greeks_kernel``), into ``out[n]``."""
     n = out.shape[0]
-    todo = np.empty(n, dtype=np.bool_)
     for i in prange(n):
         s = under[i]
         k = strike[i]
@@ -521,16 +553,13 @@ def bs_price_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_mo
         r = rate[i]
         q = r if forward_model else carry[i]
         v = vol[i]
-        code = _check_inputs(s, k, t, r, q, v)
-        reason[i] = code
         w = 1.0 if is_call[i] else -1.0
         core = _bs_core(s, k, t, r, q, v, w, forward_model)
         out[i] = core[11]
-        todo[i] = (code != R_OK) | (
-            not _core_is_final(s, k, t, r, q, v, w, core[4], core[5], core[6], core[7], core[8])
-        )
+        final = _core_is_final(s, k, t, r, q, v, w, core[4], core[5], core[6], core[7], core[8])
+        reason[i] = R_OK if final else _TODO
     for i in prange(n):
-        if todo[i]:
+        if reason[i] == _TODO:
             _finish_price(
                 i, under, strike, expiry, rate, carry, vol, is_call, forward_model, out, reason
             )
@@ -538,13 +567,14 @@ def bs_price_kernel(under, strike, expiry, rate, carry, vol, is_call, forward_mo
 
 @njit(cache=True, error_model="numpy")
 def _finish_price(i, under, strike, expiry, rate, carry, vol, is_call, forward_model, out, reason):
+    r = rate[i]
+    q = r if forward_model else carry[i]
+    reason[i] = _check_inputs(under[i], strike[i], expiry[i], r, q, vol[i])
     if reason[i] != R_OK:
         out[i] = np.nan
         return
-    r = rate[i]
     t = expiry[i]
     df = math.exp(-r * t)
-    q = r if forward_model else carry[i]
     fwd = under[i] if forward_model else under[i] * math.exp(-q * t) / df
     price = _forward_price(fwd, strike[i], t, df, vol[i], is_call[i])
     if not abs(price) <= _DBL_MAX:

@@ -32,10 +32,20 @@ Pricing the same book again and again (a risk refresh on every tick), pass ``out
 to ``black_scholes``/``black76``: the results are written into it instead of fresh arrays, which
 saves the operating system zeroing 65 bytes of new memory per option (about a third of the cost
 of the kernel itself). The returned arrays are views of the buffer, overwritten by its next use.
+
+Without ``out`` the nine result arrays of a large book (from ``POOL_MIN_OPTIONS`` options) are
+views of one 2 MB-aligned block (huge pages: few page faults), and the module keeps the blocks
+of its last two such results: a later call reuses one whose arrays are all gone (no reference
+to the block but the module's own), instead of faulting in and zeroing new memory. The result
+arrays are then fresh in every observable way (no live array shares their memory); the cost is
+that up to two blocks (65 bytes per option) stay allocated after their results are dropped,
+until a call of another size replaces them or ``release_output_memory()`` frees them.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -59,6 +69,7 @@ __all__ = [
     "black_scholes_prices",
     "bsm_greeks",
     "bsm_price",
+    "release_output_memory",
 ]
 
 
@@ -120,6 +131,63 @@ class GreeksBuffer:
         return int(self.reason.shape[0])
 
 
+#: Results of at least this many options use the recycled output blocks (module docstring);
+#: below it (under 4 MB) the allocator's own free lists keep the memory in the process.
+POOL_MIN_OPTIONS = 65_536
+_HUGE_PAGE = 2 << 20
+_BYTES_PER_OPTION = 8 * _k.N_GREEKS + 1
+#: The recycled blocks (raw uint8 arrays), newest last; at most ``_POOL_SLOTS``.
+_pool: list[np.ndarray] = []
+_POOL_SLOTS = 2
+_pool_lock = threading.Lock()
+#: References to a block that no result holds: the pool list, the local name, the argument of
+#: ``sys.getrefcount``.
+_IDLE_REFS = 3
+#: Recycling trusts reference counts, so only where a GIL makes them exact (not free-threaded).
+_POOL_ENABLED = getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
+def _block_arrays(raw: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    # The (N_GREEKS, n) float64 values and the n int8 reasons inside a block, from its first
+    # 2 MB boundary (the block is allocated one huge page longer than needed).
+    start = -raw.ctypes.data % _HUGE_PAGE
+    values = raw[start : start + 8 * _k.N_GREEKS * n].view(np.float64).reshape(_k.N_GREEKS, n)
+    reason = raw[start + 8 * _k.N_GREEKS * n : start + _BYTES_PER_OPTION * n].view(np.int8)
+    return values, reason
+
+
+def _take_idle_block(nbytes: int) -> np.ndarray | None:
+    with _pool_lock:
+        for i in range(len(_pool)):
+            raw = _pool[i]
+            if raw.shape[0] == nbytes and sys.getrefcount(raw) == _IDLE_REFS:
+                # Newest last again: the block is in use until its result is dropped.
+                _pool.append(_pool.pop(i))
+                return raw
+    return None
+
+
+def _fresh_outputs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Output arrays for ``n`` options that no live array shares (module docstring: reuse)."""
+    if n < POOL_MIN_OPTIONS or not _POOL_ENABLED:
+        buffer = GreeksBuffer(n)
+        return buffer.values, buffer.reason
+    nbytes = _BYTES_PER_OPTION * n + _HUGE_PAGE
+    raw = _take_idle_block(nbytes)
+    if raw is None:
+        raw = np.empty(nbytes, dtype=np.uint8)
+        with _pool_lock:
+            _pool.append(raw)
+            del _pool[:-_POOL_SLOTS]
+    return _block_arrays(raw, n)
+
+
+def release_output_memory() -> None:
+    """Forget the recycled output blocks, so memory of dropped results goes back to the OS."""
+    with _pool_lock:
+        _pool.clear()
+
+
 def _greeks(
     underlying: ArrayLike,
     strike: ArrayLike,
@@ -136,20 +204,23 @@ def _greeks(
     )
     n = u.shape[0]
     if buffer is None:
-        buffer = GreeksBuffer(n)
+        out, reason = _fresh_outputs(n)
     elif buffer.size != n:
         raise ValueError(f"out: a GreeksBuffer of {n} options is needed, got {buffer.size}")
-    out, reason = buffer.values, buffer.reason
+    else:
+        out, reason = buffer.values, buffer.reason
     _k.bs_greeks_kernel(u, k, t, r, q, v, c, forward_model, out, reason)
+    # One reshape, then a view per row (``...`` keeps 0-d arrays 0-d arrays, not scalars).
+    rows = out.reshape((_k.N_GREEKS, *shape))
     return OptionResult(
-        price=out[_k.G_PRICE].reshape(shape),
-        delta=out[_k.G_DELTA].reshape(shape),
-        gamma=out[_k.G_GAMMA].reshape(shape),
-        vega=out[_k.G_VEGA].reshape(shape),
-        theta=out[_k.G_THETA].reshape(shape),
-        rho=out[_k.G_RHO].reshape(shape),
-        vanna=out[_k.G_VANNA].reshape(shape),
-        volga=out[_k.G_VOLGA].reshape(shape),
+        price=rows[_k.G_PRICE, ...],
+        delta=rows[_k.G_DELTA, ...],
+        gamma=rows[_k.G_GAMMA, ...],
+        vega=rows[_k.G_VEGA, ...],
+        theta=rows[_k.G_THETA, ...],
+        rho=rows[_k.G_RHO, ...],
+        vanna=rows[_k.G_VANNA, ...],
+        volga=rows[_k.G_VOLGA, ...],
         reason=reason.reshape(shape),
     )
 

@@ -23,7 +23,9 @@ from shriven.pricing import (
     black_scholes_prices,
     bsm_greeks,
     bsm_price,
+    release_output_memory,
 )
+from shriven.pricing.black_scholes import _POOL_ENABLED, POOL_MIN_OPTIONS
 
 GREEKS = ("price", "delta", "gamma", "vega", "theta", "rho", "vanna", "volga")
 
@@ -358,3 +360,79 @@ def test_a_reused_buffer_gives_the_fresh_results_and_checks_its_size() -> None:
         black_scholes(s, k, t, 0.02, 0.01, v, calls, out=GreeksBuffer(999))
     with pytest.raises(ValueError, match="size must be >= 0"):
         GreeksBuffer(-1)
+
+
+def _large_book(seed: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    n = POOL_MIN_OPTIONS
+    k, t = rng.uniform(60.0, 160.0, n), rng.uniform(0.01, 3.0, n)
+    return 100.0, k, t, 0.02, 0.01, rng.uniform(0.05, 1.5, n), rng.random(n) < 0.5
+
+
+@pytest.mark.skipif(not _POOL_ENABLED, reason="no output recycling without a GIL")
+def test_fresh_results_of_a_large_book_recycle_only_memory_no_array_uses() -> None:
+    release_output_memory()
+    book, other = _large_book(1), _large_book(2)
+    expected = black_scholes(*book, out=GreeksBuffer(POOL_MIN_OPTIONS))
+    first = black_scholes(*book)
+    for name in (*GREEKS, "reason"):
+        np.testing.assert_array_equal(getattr(first, name), getattr(expected, name), err_msg=name)
+    assert first.price.ctypes.data % (2 << 20) == 0  # huge-page aligned
+    # Any one array derived from a result keeps its memory out of reuse.
+    derive = {
+        "slice": lambda r: r.delta[::3],
+        "memoryview": lambda r: memoryview(r.gamma),
+        "frombuffer": lambda r: np.frombuffer(r.vega, dtype=np.float64),
+        "reshaped": lambda r: r.reason.reshape(-1, 2),
+    }
+    del first
+    for name, fn in derive.items():
+        release_output_memory()
+        kept = fn(black_scholes(*book))
+        snapshot = np.array(kept).copy()
+        live = [black_scholes(*other) for _ in range(3)]
+        np.testing.assert_array_equal(np.array(kept), snapshot, err_msg=name)
+        for x, y in itertools.combinations(live, 2):
+            assert not np.shares_memory(x.price, y.volga)
+    # Once nothing refers to a result, the next call of that size reuses its block (of the
+    # last two).
+    del kept, snapshot, x, y
+    addresses = {r.price.ctypes.data for r in live[-2:]}
+    del live
+    again = black_scholes(*book)
+    assert again.price.ctypes.data in addresses
+    for name in (*GREEKS, "reason"):
+        np.testing.assert_array_equal(getattr(again, name), getattr(expected, name), err_msg=name)
+    # The usual loop keeps a result while the next one is computed: never the same memory.
+    previous = again
+    for _ in range(3):
+        result = black_scholes(*other)
+        assert not np.shares_memory(result.price, previous.price)
+        previous = result
+    release_output_memory()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (100.0, 100.0, 1.0, 800.0, 0.0, 0.2, True),  # r T beyond the vectorised exp
+        (100.0, 100.0, 1.0, 0.0, 800.0, 0.2, False),
+        (1e150, 1e150, 1e60, 1e-60, 0.0, 0.2, True),  # huge expiry
+        (100.0, 120.0, 1.0, 0.01, 0.0, 1e60, False),  # huge volatility
+        (1e-160, 1e160, 4.0, 0.0, 0.0, 300.0, True),  # F / K far from 1
+        (1e160, 1e-160, 4.0, 0.0, 0.0, 300.0, False),
+        (1e300, 1e-10, 1.0, 0.0, 0.0, 0.2, True),  # S / K overflows
+        (100.0, 100.0, 1e-300, 0.01, 0.0, 0.2, True),  # tiny sigma sqrt(T)
+    ],
+)
+def test_valid_inputs_outside_the_fast_path_give_the_closed_forms_or_out_of_range(args) -> None:
+    # Pass 2 recomputes such elements: their reason is OK only with every output right.
+    res = black_scholes(*args)
+    if res.reason[()] == Reason.OUT_OF_RANGE:
+        assert np.isnan(res.price[()])
+        return
+    assert res.reason[()] == Reason.OK
+    ref = mp_bsm(*args)
+    for name in GREEKS:
+        got, want = float(getattr(res, name)[()]), float(ref[name])
+        assert abs(got - want) <= 1e-12 * abs(want) + 1e-300, (name, got, want)
