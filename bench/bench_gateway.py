@@ -58,6 +58,7 @@ from gateway.api_models import OrderRequestBody  # noqa: E402
 from shriven.engine.commands import CommandLog  # noqa: E402
 from shriven.model.enums import OrderType, Side  # noqa: E402
 from shriven.security.audit import AuditLog, AuditRecord  # noqa: E402
+from shriven.testing.processes import stop_process  # noqa: E402
 
 ORDER = {"symbol": "ACME", "side": "buy", "quantity": 1, "order_type": "market"}
 SUBJECT = "bench-trader"
@@ -135,13 +136,7 @@ class Server:
                 time.sleep(0.05)
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 # -- measuring --------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from shriven.testing.processes import stop_process
+
 #: The environment every S3 client here reads (botocore honours AWS_ENDPOINT_URL).
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "shriven-test",
@@ -63,12 +65,7 @@ def s3_server(timeout_s: float = 60.0) -> Iterator[S3Server]:
                 time.sleep(0.1)
         yield S3Server(endpoint)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 def make_bucket(name: str) -> None:

@@ -29,6 +29,7 @@ import pytest
 
 from shriven.lake.writer import Lake
 from shriven.testing.demo_lake import write_demo_lake
+from shriven.testing.processes import stop_process
 from tests.unit.dashboards.ml_lake import MODEL, write_ml_lake
 from tests.unit.dashboards.trading_lake import (
     ACCOUNT,
@@ -152,12 +153,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory, prefect_harness) -> Iter
             _wait_until_healthy(url, server, log_path)
             yield Dashboard(url, data_dir, trading)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait(timeout=15)
+            stop_process(server, timeout_s=15)
 
 
 def _write_sweep(lake_root: str) -> None:

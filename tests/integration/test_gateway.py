@@ -26,6 +26,7 @@ from shriven.security.audit import audit_directory
 from shriven.security.roles import Principal, Role
 from shriven.security.tokens import TokenIssuer, TokenSettings
 from shriven.security.vault import MasterKey, Vault, default_vault_path
+from shriven.testing.processes import stop_process
 from tests.integration.gateway_support import gateway_settings, serve_gateway
 
 DAY = date(2026, 1, 5)
@@ -438,8 +439,7 @@ def test_the_gateway_command_serves_with_json_logs(tmp_path) -> None:
         r = httpx.get(f"{url}/v1/risk", headers={"Authorization": f"Bearer {token}", "X-Correlation-ID": "trace-77"})
         assert r.status_code == 200
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_process(proc)
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     access = [entry for entry in lines if entry.get("correlation_id") == "trace-77"]
     assert access
