@@ -208,3 +208,37 @@ def test_signals_stay_on_the_local_disk_and_show_in_the_views(s3_platform, capsy
     assert any(p.is_file() for p in log_dir.rglob("*"))
     con = memory_connection(s3_platform.lake_root, signals_root=s3_platform.signal_log_root)
     assert con.sql("SELECT symbol, target, source FROM signals").fetchall() == [("ACME", 5.0, "desk")]
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_backtest_on_s3_follows_local_signals_and_writes_its_account_to_the_bucket(s3_env, tmp_path, monkeypatch):
+    from flows.backtest import backtest
+    from shriven.lake.layout import day_start_ns
+    from shriven.marketdata.synthetic import session_window
+    from shriven.model.records import Signal
+    from shriven.signals.log import SignalLog
+
+    (tmp_path / "strategies.toml").write_text('[[strategy]]\nkind = "signal_follower"\nid = "follow"\nsymbols = ["ACME"]\n')
+    config = tmp_path / "shriven.toml"
+    config.write_text(SMALL_CONFIG + f'\n[trading]\nstrategies = "{tmp_path / "strategies.toml"}"\njournal_fsync = false\n')
+    monkeypatch.setenv("SHRIVEN_CONFIG", str(config))
+    monkeypatch.setenv("SHRIVEN_DATA_DIR", f"{s3_env}/data")
+    monkeypatch.setenv("SHRIVEN_LOCAL_DIR", str(tmp_path / "local"))
+    settings = load_settings()
+    ingest_window(SyntheticExchange(settings), Lake(settings.lake_root), Window.days(DAY), settings.universe, settings.universe)
+    open_ns, _ = session_window(settings, DAY)
+    SignalLog(settings.signal_log_root, symbols=settings.universe).append(
+        [Signal(ts=open_ns + 120 * 10**9, symbol="ACME", target=200.0)], source="test", now_ns=day_start_ns(DAY)
+    )
+
+    summary = backtest(start=DAY, days=1, run_id="s3")
+    assert summary["signals"] == 1
+    assert summary["fills"] >= 1
+    con = memory_connection(settings.lake_root, signals_root=settings.signal_log_root)
+    assert con.sql("SELECT count(*) FROM fills WHERE account = 'backtest-s3'").fetchall()[0][0] == summary["fills"]
+    last = con.sql("SELECT quantity FROM positions WHERE account = 'backtest-s3' AND symbol = 'ACME' "
+                   "ORDER BY ts DESC LIMIT 1").fetchall()  # fmt: skip
+    assert last == [(200.0,)]  # the signal's target, reached
+    written = {o.split("/data/lake/")[1].split("/")[0] for o in _s3(s3_env).find(s3_env.removeprefix("s3://"))}
+    assert {"orders", "fills", "positions", "pnl"} <= written
+    assert "signals" not in written
