@@ -334,7 +334,9 @@ def _demo(settings: Settings) -> int:
     print(f"  .venv/bin/shriven sql \"SELECT * FROM pnl WHERE account = '{trading['account']}' ORDER BY ts\"")
     if trading.get("tearsheet"):
         print(f"  tearsheet: {trading['tearsheet']}")
-    print("\nexample query (.venv/bin/shriven sql, or Python: duckdb.connect('data/warehouse.duckdb')):\n")
+    # a remote lake's views read the bucket: a plain duckdb.connect of the file cannot
+    python_hint = "" if settings.lake_is_remote else f", or Python: duckdb.connect('{settings.warehouse_path}')"
+    print(f"\nexample query (.venv/bin/shriven sql{python_hint}):\n")
     print(EXAMPLE_QUERY + ";\n")
     print(con.sql(EXAMPLE_QUERY))
     print(
