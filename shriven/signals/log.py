@@ -404,7 +404,7 @@ class SignalLog:
 
 
 def _read_small(path: str) -> bytes:
-    """A small file's bytes with three syscalls (``open()`` builds an io stack: ~2x, measured)."""
+    """A small file's bytes with bare syscalls (``open()`` builds an io stack: ~2x, measured)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         chunks = []
