@@ -28,7 +28,7 @@ from shriven.observability.metrics import METRICS_DIR_NAME, record_flow_outcome 
 
 logger = logging.getLogger("shriven.flows")
 
-#: Every flow run's ``shriven.*`` log lines, as JSON, under the data directory.
+#: Every flow run's ``shriven.*`` log lines, as JSON, under the local directory.
 FLOW_LOG = Path("logs") / "flows.jsonl"
 _json_log: tuple[Path, logging.Handler] | None = None
 

@@ -4,7 +4,7 @@ The grid (EMA-cross momentum: ``fast``, ``slow``, ``quantity``, ``allow_short``)
 before any work. Bars are read once; the expanded grid is cut into chunks of ``chunk_size`` sets,
 each evaluated by one numba kernel call and written to ``lake/sweep_results`` as soon as it
 finishes. ``dask_workers > 0`` runs the chunks on a Dask cluster (local worker processes, or the
-scheduler at ``$SHRIVEN_DASK_ADDRESS``): the rows are identical. Running a sweep id again resumes
+scheduler that ``[dask] address`` or ``$SHRIVEN_DASK_ADDRESS`` names): the rows are identical. Running a sweep id again resumes
 it: chunks already on disk are not evaluated again.
 """
 
@@ -65,8 +65,7 @@ def sweep(
     t0 = time.perf_counter()
     if todo:
         bars = load_sweep_bars_task(dates, interval, symbols)
-        args = {"bars": bars, "costs": costs, "interval": interval, "market": market,
-                "lake_root": settings.lake_root, "sweep_id": sweep_id, "started": started}  # fmt: skip
+        args = {"bars": bars, "costs": costs, "interval": interval, "market": market, "store": store}
         if dask_workers > 0:
             with dask_task_runner(dask_workers) as runner:
                 futures = [runner.submit(evaluate_chunk_task, {**args, "rows": part, "chunk": c}) for c, part in todo]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
 from typing import Any
 
 import polars as pl
@@ -35,13 +34,13 @@ def load_sweep_bars_task(dates: list[str], interval: str, symbols: list[str] | N
 
 
 @task(retries=2, retry_delay_seconds=[2, 10], retry_condition_fn=retry_unless_bad_input, cache_policy=NO_CACHE,
-      task_run_name="sweep {sweep_id} chunk {chunk}")  # fmt: skip
+      task_run_name="sweep {store.sweep_id} chunk {chunk}")  # fmt: skip
 def evaluate_chunk_task(
     bars: SweepBars, rows: list[dict[str, Any]], costs: Costs, interval: str, market: str,
-    lake_root: str, sweep_id: str, started: date, chunk: int,
+    store: SweepStore, chunk: int,
 ) -> int:  # fmt: skip
     """Evaluate one chunk of parameter sets and write its rows (atomic: a dead worker loses only it)."""
     conventions = replace(EQUITIES, periods_per_year=periods_per_year_for(interval, market))
     table = evaluate_chunk(bars, rows, costs, conventions=conventions)
-    SweepStore(lake_root, sweep_id, started=started).write(chunk, table)
+    store.write(chunk, table)
     return table.num_rows

@@ -109,9 +109,10 @@ def lake_views(
     (``Settings.signal_log_root``); default ``lake_root``.
     """
     views = []
+    filesystems = {r: lake_filesystem(r) for r in {lake_root, signals_root or lake_root}}
     for name, ds in DATASETS.items():
         root_of = (signals_root or lake_root) if name in LOCAL_DATASETS else lake_root
-        fs, root = lake_filesystem(root_of)
+        fs, root = filesystems[root_of]
         has_files = bool(fs.glob(dataset_glob(root, name, len(ds.partition_by))))
         if name.startswith("bars_"):
             interval = name.removeprefix("bars_")

@@ -16,6 +16,7 @@ engine's strategy asks for when bar ``i`` closes.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -73,15 +74,13 @@ def half_spread_from(
     return np.zeros(close.size)
 
 
+@dataclass(frozen=True, slots=True)
 class EmaCross:
     """Targets and EMAs of :func:`ema_cross` (arrays aligned with the closes)."""
 
-    __slots__ = ("fast_ema", "slow_ema", "target")
-
-    def __init__(self, target: FloatArray, fast_ema: FloatArray, slow_ema: FloatArray) -> None:
-        self.target = target
-        self.fast_ema = fast_ema
-        self.slow_ema = slow_ema
+    target: FloatArray
+    fast_ema: FloatArray
+    slow_ema: FloatArray
 
 
 def _check_momentum(fast: int, slow: int, quantity: float) -> None:
