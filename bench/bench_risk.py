@@ -288,7 +288,7 @@ def run(
 
 
 def _engine_state_copy(state):
-    """A fresh copy of the kernel arrays (the rate ring fills as orders pass), laid out as
+    """A fresh copy of the kernel arrays (the rate window fills as orders pass), laid out as
     ``RiskEngine.kernel_state`` lays them out (one packed block, where the kernel has one)."""
     packed = getattr(k, "packed_arrays", None)
     if packed is None:

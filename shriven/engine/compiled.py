@@ -171,9 +171,10 @@ def _close_working(rsym, racc, rist, remaining, value, orders, o):
             rsym[i, rk.Y_WORKING_SELL] = 0.0
 
 
-# _replay inlines shriven.risk._kernels.check_order and the venue kernels, but numba's cache keys
-# on this file alone: after changing those kernels, touch this file (or clear __pycache__) so the
-# cached loop is compiled again instead of keeping the old inlined code.
+# _replay inlines shriven.risk._kernels.check_order (its rate window included) and the venue
+# kernels, but numba's cache keys on this file alone: after changing those kernels, touch this
+# file (or clear __pycache__) so the cached loop is compiled again instead of keeping the old
+# inlined code.
 @njit(cache=True)
 def _replay(
     feeds, evs, sts, accs, pars, fpars, xqs, xbs, lqs, lbs, ois, ofs, rq_is, rq_fs,

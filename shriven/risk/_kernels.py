@@ -7,11 +7,13 @@ compiled event loop owns:
 * ``lim[n_symbols, L_*]`` float64: per-instrument limits (``inf`` = off);
 * ``sym[n_symbols, Y_*]`` float64: per-instrument state (reference 0.0 = none yet);
 * ``acc[A_*]`` float64: account state; ``par[P_*]`` float64: account limits;
-* ``ist[I_*]`` int64: trading state, working-order count, rate-ring head, breach flags;
-* ``ring[max_orders_per_second]`` int64: ``ts`` of the last passing orders (oldest at the head).
+* ``ist[I_*]`` int64: trading state, working-order count, rate window head and count, breach
+  flags;
+* ``ring[max_orders_per_second]`` int64: the rate window, ``ts`` of the passing orders of the last
+  second, a FIFO of ``ist[I_RING_COUNT]`` entries from ``ist[I_RING_HEAD]`` (wrapping).
 
 A compiled loop calls :func:`check_order` per order (it counts a passing order in the rate
-ring, nothing else) and the ``on_*`` helpers to feed state. Reasons are ``RiskReason`` ints.
+window, nothing else) and the ``on_*`` helpers to feed state. Reasons are ``RiskReason`` ints.
 """
 
 from __future__ import annotations
@@ -58,16 +60,16 @@ P_MAX_OPEN_ORDERS = 3
 P_LIMIT_NEEDS_REFERENCE = 4
 N_PAR = 5
 
-#: ``ist``: trading state (``TradingState``), working orders, rate-ring head, breach flags (0/1).
+#: ``ist``: trading state (``TradingState``), working orders, the rate window's oldest entry,
+#: breach flags (0/1), the rate window's entry count.
 I_STATE = 0
 I_WORKING = 1
 I_RING_HEAD = 2
 I_DAILY_BREACHED = 3
 I_DRAWDOWN_BREACHED = 4
-N_IST = 5
+I_RING_COUNT = 5
+N_IST = 6
 
-#: Ring entries older than any real order: an empty window.
-RING_EMPTY = -(2**62)
 WINDOW_NS = 1_000_000_000
 #: Relative tolerance of the tick and lot tests: ``x / step`` is on the grid when its fractional
 #: part ``f`` (exact in floats) has ``min(f, 1 - f) <= TOLERANCE * x / step``.
@@ -161,10 +163,11 @@ ORDER_DTYPE = np.dtype(
 def check_order(lim, sym, acc, par, ist, ring, s, side, order_type, q, price, ts, reduce_only):
     """Reason (int) the order is denied, 0 when it passes; a pass is counted in ``ring``.
 
-    Every value the checks need is loaded first, all at once, and the checks run on scalars
+    Every value checks 2-23 need is loaded first, all at once, and the checks run on scalars
     (:func:`_reason`): the loads are independent, so their cache misses overlap instead of
-    waiting one behind another's branch. No array is used past those loads (the rate ring and
-    its head are read and written through their addresses, :func:`_address`), so numba's
+    waiting one behind another's branch. The rate window (:func:`_count_in_window`) comes last,
+    as in ``RiskEngine.check``. No array is used past those loads (the rate window and its
+    head are read and written through their addresses, :func:`_address`), so numba's
     reference-count pruning drops the ``NRT_incref``/``NRT_decref`` pairs that an inlined
     function taking arrays otherwise pays on every call: 12 calls, each a ``lock``-prefixed
     read-modify-write of the array's meminfo (a full barrier, and a cache miss of its own when
@@ -174,8 +177,9 @@ def check_order(lim, sym, acc, par, ist, ring, s, side, order_type, q, price, ts
         return R_UNKNOWN_SYMBOL
     ist_at = _address(ist)
     ring_at = _address(ring)
-    ring_n = ring.shape[0]
     head = _peek(ist_at, I_RING_HEAD)
+    count = _peek(ist_at, I_RING_COUNT)
+    oldest = _peek(ring_at, head)  # loaded with the rest (stale when the window is empty)
     daily = ist[I_DAILY_BREACHED] != 0
     drawdown = ist[I_DRAWDOWN_BREACHED] != 0
     reason = _reason(
@@ -189,12 +193,44 @@ def check_order(lim, sym, acc, par, ist, ring, s, side, order_type, q, price, ts
         par[P_LIMIT_NEEDS_REFERENCE],
         ist[I_STATE], ist[I_WORKING],
         daily * R_DAILY_LOSS + (drawdown and not daily) * R_DRAWDOWN,
-        _peek(ring_at, head) > ts - WINDOW_NS,
     )  # fmt: skip
     if reason == R_NONE:
-        _poke(ring_at, head, ts)
-        head += 1
-        _poke(ist_at, I_RING_HEAD, 0 if head == ring_n else head)
+        reason = _count_in_window(ist_at, ring_at, ring.shape[0], ts, head, count, oldest)
+    return reason
+
+
+@njit(cache=True, inline="always")
+def _count_in_window(ist_at, ring_at, n, ts, head, count, oldest):
+    """Check 24: ``ORDER_RATE`` when ``n`` passing orders lie in ``(ts - 1 s, ts]``, else count this one.
+
+    ``head``, ``count`` and ``oldest`` (``ring[head]``) were loaded with the other checks' values.
+
+    Why a FIFO of the last second's orders and not a ring of the last ``n`` (whose oldest entry
+    answers the same question, for orders in time order): the ring reads the slot written ``n``
+    passes ago, so with a high limit every check walks a cold line through ``8 * n`` bytes
+    (measured: limit 1 M, p99 170 ns in the compiled replay against 40 ns with the slot warm).
+    The FIFO touches only the entries of the last second, which the last checks left in cache.
+    """
+    cutoff = ts - WINDOW_NS
+    if count > 0 and oldest <= cutoff:
+        while count > 0 and _peek(ring_at, head) <= cutoff:
+            head += 1
+            if head == n:
+                head = 0
+            count -= 1
+        if count == 0:
+            head = 0  # an empty window starts over at the front: a quiet second resets the walk
+    if count < n:
+        tail = head + count
+        if tail >= n:
+            tail -= n
+        _poke(ring_at, tail, ts)
+        count += 1
+        reason = R_NONE
+    else:
+        reason = R_ORDER_RATE
+    _poke(ist_at, I_RING_HEAD, head)
+    _poke(ist_at, I_RING_COUNT, count)
     return reason
 
 
@@ -252,9 +288,9 @@ def _reason(
     ref, p, working_buy, working_sell,
     gross, net, open_notional, buying_power,
     max_gross, max_net, collar, max_open, limit_needs_reference,
-    state, n_working, breach, rate_full,
+    state, n_working, breach,
 ):  # fmt: skip
-    """Checks 2-24 of :func:`check_order` on the loaded values (scalars only: no refcounts)."""
+    """Checks 2-23 of :func:`check_order` on the loaded values (scalars only: no refcounts)."""
     if side == BUY:
         buy = True
     elif side == SELL:
@@ -333,8 +369,6 @@ def _reason(
             return R_BUYING_POWER
     if n_working >= max_open:
         return R_MAX_OPEN_ORDERS
-    if rate_full:
-        return R_ORDER_RATE
     return R_NONE
 
 

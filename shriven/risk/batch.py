@@ -41,9 +41,9 @@ def orders_array(requests: Sequence[OrderRequest], symbols: Sequence[str]) -> np
 
 
 def check_batch(state: RiskKernelState, orders: np.ndarray) -> np.ndarray:
-    """Reasons (``RiskReason`` ints, int8) of ``orders`` checked in turn; passes fill the rate ring.
+    """Reasons (``RiskReason`` ints, int8) of ``orders`` checked in turn; passes enter the rate window.
 
-    ``state`` is updated in place (the rate ring), as :meth:`RiskEngine.check` updates itself.
+    ``state`` is updated in place (the rate window), as :meth:`RiskEngine.check` updates itself.
     """
     if orders.dtype != ORDER_DTYPE:
         raise TypeError(f"orders must have ORDER_DTYPE, got {orders.dtype}")

@@ -29,6 +29,8 @@ Checks, in this order; the first failure is the reason (``RiskReason``), ``NONE`
 23. ``MAX_OPEN_ORDERS``: working orders already at the limit.
 24. ``ORDER_RATE``: ``max_orders_per_second`` passing orders already have ``ts`` in
     ``(request.ts - 1 s, request.ts]``. Last, so that only an order that passes is counted.
+    Orders are expected in time order (the engine's clock): the window forgets the orders it
+    has seen leave it, and an earlier-stamped order later on does not bring them back.
 
 ``check`` never raises on a bad order (wrong types included) and changes no state but the rate
 window; a denial calls the listener with a DENIED event. The engine feeds positions, marks,
@@ -40,6 +42,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -193,7 +196,6 @@ class RiskEngine:
         "_drawdown_breached",
         "_equity",
         "_gross",
-        "_head",
         "_limit_needs_reference",
         "_listener",
         "_max_drawdown",
@@ -206,8 +208,8 @@ class RiskEngine:
         "_open_notional",
         "_orders",
         "_peak",
-        "_ring",
-        "_ring_len",
+        "_rate_max",
+        "_window",
         "_slot_list",
         "_slots",
         "_start_equity",
@@ -258,9 +260,9 @@ class RiskEngine:
         self._drawdown_breached = False
         self._breached = False
         self._n_working = 0
-        self._ring = [k.RING_EMPTY] * limits.max_orders_per_second
-        self._ring_len = limits.max_orders_per_second
-        self._head = 0
+        #: ``ts`` of the passing orders of the last second, oldest first (check 24).
+        self._window: deque[int] = deque()
+        self._rate_max = limits.max_orders_per_second
 
     # ------------------------------------------------------------------ the check
 
@@ -321,13 +323,14 @@ class RiskEngine:
                 return self._check_ordered(request)
             # (working orders below max_open_orders: part of self._fast)
             ts = request.ts
-            ring = self._ring
-            head = self._head
-            if ring[head] > ts - _WINDOW:
-                return self._check_ordered(request)
-            ring[head] = ts
-            head += 1
-            self._head = 0 if head == self._ring_len else head
+            cutoff = ts - _WINDOW  # raises for a ts that is no number: the ordered way
+            window = self._window
+            if window:
+                if window[0] <= cutoff:
+                    _expire(window, cutoff)
+                if len(window) >= self._rate_max:
+                    return self._check_ordered(request)
+            window.append(ts)
             return _NONE
         except Exception:
             return self._check_ordered(request)
@@ -441,13 +444,11 @@ class RiskEngine:
             if self._n_working >= self._max_open:
                 return self._deny(_R.MAX_OPEN_ORDERS, request, self._n_working, self._max_open)
             ts = request.ts
-            ring = self._ring
-            head = self._head
-            if ring[head] > ts - _WINDOW:
-                return self._deny(_R.ORDER_RATE, request, self._ring_len, self._ring_len)
-            ring[head] = ts
-            head += 1
-            self._head = 0 if head == self._ring_len else head
+            window = self._window
+            _expire(window, ts - _WINDOW)
+            if len(window) >= self._rate_max:
+                return self._deny(_R.ORDER_RATE, request, self._rate_max, self._rate_max)
+            window.append(ts)
             return _NONE
         except Exception:
             clean = _sanitized(request)
@@ -686,15 +687,16 @@ class RiskEngine:
         """Limit usage as fractions of the limits (0 when a limit is off), for dashboards."""
         start = self._start_equity
         loss = 0.0 if start is None else max(0.0, start - self._equity)
-        window_start = max(self._ring) - _WINDOW  # from the last passing order
-        recent = sum(1 for t in self._ring if t > window_start and t != k.RING_EMPTY)
+        window = self._window
+        # the second before the last passing order
+        recent = sum(1 for t in window if t > window[-1] - _WINDOW) if window else 0
         buying_power = self._buying_power
         used = self._gross + self._open_notional
         return {
             "gross_exposure": _fraction(self._gross, self._max_gross),
             "net_exposure": _fraction(abs(self._net), self._max_net),
             "open_orders": _fraction(len(self._orders), self._max_open),
-            "order_rate": _fraction(recent, self._ring_len),
+            "order_rate": _fraction(recent, self._rate_max),
             "daily_loss": _fraction(loss, self._daily_loss_limit),
             "drawdown": _fraction(max(0.0, self._drawdown()), self._max_drawdown),
             "buying_power": (
@@ -740,13 +742,18 @@ class RiskEngine:
             float(self._max_open),
             1.0 if self._limit_needs_reference else 0.0,
         )
+        window = self._window
         ist[:] = (
             self._state_code,
             len(self._orders),
-            self._head,
+            0,  # the window's oldest entry: ring[0]
             int(self._daily_breached),
             int(self._drawdown_breached),
+            len(window),
         )
+        # written, not calloc'd: a page first touched inside a compiled loop is a page fault there
+        ring = np.full(self._rate_max, 0, np.int64)
+        ring[: len(window)] = np.fromiter(window, np.int64, len(window))
         return RiskKernelState(
             symbols=tuple(s.symbol for s in self._slot_list),
             lim=lim,
@@ -754,8 +761,14 @@ class RiskEngine:
             acc=acc,
             par=par,
             ist=ist,
-            ring=np.array(self._ring, dtype=np.int64),
+            ring=ring,
         )
+
+
+def _expire(window: deque[int], cutoff: int) -> None:
+    """Drop the rate window's entries at or before ``cutoff`` (they left the last second)."""
+    while window and window[0] <= cutoff:
+        window.popleft()
 
 
 def _fraction(value: float, limit: float) -> float:

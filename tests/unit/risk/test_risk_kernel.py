@@ -73,7 +73,8 @@ def _order_dict(symbol, side, order_type, quantity, price, dt, reduce_only) -> d
     )
 
 
-dt_st = st.sampled_from((0, 1, SECOND_NS // 3, SECOND_NS, 3 * SECOND_NS))
+# a negative step: an order stamped before the last one (the two must still agree)
+dt_st = st.sampled_from((0, 1, SECOND_NS // 3, SECOND_NS, 3 * SECOND_NS, -SECOND_NS // 2))
 #: An order that passes the validation checks (every tick and lot above divides its numbers).
 valid_order_st = st.builds(
     _order_dict,
@@ -284,3 +285,37 @@ def test_kernel_wants_contiguous_int64_ring_and_state() -> None:
     out = np.empty(1, np.int8)
     with pytest.raises(TypingError):
         k.check_orders(state.lim, state.sym, state.acc, state.par, state.ist, strided, orders, out)
+
+
+def test_rate_window_holds_only_the_last_second_and_carries_over() -> None:
+    """A high limit: the window holds the last second's passes (not the last ``limit`` of them),
+    starts over at the front after a quiet second, and the kernel goes on where Python left off."""
+    engine = build(limits={"max_orders_per_second": 1_000_000})
+    tenth = SECOND_NS // 10
+    for i in range(35):  # 3.5 s at 10 orders a second
+        assert engine.check(order(ts=i * tenth)) is RiskReason.NONE
+    assert engine.usage()["order_rate"] == pytest.approx(10 / 1_000_000)
+    state = engine.kernel_state()
+    assert state.ist[k.I_RING_COUNT] == 10  # orders 25..34: the others left the window
+    assert state.ring[:10].tolist() == [i * tenth for i in range(25, 35)]
+    # the kernel continues: one more order, then a quiet second empties the window
+    later = [order(ts=35 * tenth), order(ts=35 * tenth + SECOND_NS)]
+    assert check_batch(state, orders_array(later, state.symbols)).tolist() == [0, 0]
+    assert state.ist[k.I_RING_COUNT] == 1
+    assert state.ist[k.I_RING_HEAD] == 0  # emptied, so the walk started over at the front
+    assert state.ring[0] == 35 * tenth + SECOND_NS
+
+
+def test_rate_window_wraps_around_the_ring() -> None:
+    """Limit 3: after two entries leave, the next ones wrap to the front of the ring."""
+    engine = build(limits={"max_orders_per_second": 3})
+    state = engine.kernel_state()
+    stamps = [0, 1, 2, 3, SECOND_NS + 1, SECOND_NS + 1, SECOND_NS + 1]
+    requests = [order(ts=t) for t in stamps]
+    python = [int(engine.check(r)) for r in requests]
+    rate = int(RiskReason.ORDER_RATE)
+    assert python == [0, 0, 0, rate, 0, 0, rate]
+    assert check_batch(state, orders_array(requests, state.symbols)).tolist() == python
+    head, count = state.ist[k.I_RING_HEAD], state.ist[k.I_RING_COUNT]
+    assert (head, count) == (2, 3)  # 0 and 1 left; the two new entries wrapped to slots 0, 1
+    assert [state.ring[(head + i) % 3] for i in range(count)] == [2, SECOND_NS + 1, SECOND_NS + 1]
