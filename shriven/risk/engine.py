@@ -29,8 +29,8 @@ Checks, in this order; the first failure is the reason (``RiskReason``), ``NONE`
 23. ``MAX_OPEN_ORDERS``: working orders already at the limit.
 24. ``ORDER_RATE``: ``max_orders_per_second`` passing orders already have ``ts`` in
     ``(request.ts - 1 s, request.ts]``. Last, so that only an order that passes is counted.
-    Orders are expected in time order (the engine's clock): the window forgets the orders it
-    has seen leave it, and an earlier-stamped order later on does not bring them back.
+    An order stamped before the last passing order counts at that order's time: the window's
+    clock does not go back.
 
 ``check`` never raises on a bad order (wrong types included) and changes no state but the rate
 window; a denial calls the listener with a DENIED event. The engine feeds positions, marks,
@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -209,7 +208,8 @@ class RiskEngine:
         "_orders",
         "_peak",
         "_rate_max",
-        "_window",
+        "_ring",
+        "_head",
         "_slot_list",
         "_slots",
         "_start_equity",
@@ -260,9 +260,12 @@ class RiskEngine:
         self._drawdown_breached = False
         self._breached = False
         self._n_working = 0
-        #: ``ts`` of the passing orders of the last second, oldest first (check 24).
-        self._window: deque[int] = deque()
+        #: Check 24: the times of the last ``max_orders_per_second`` passing orders, the oldest
+        #: at ``_head``, the newest before it (the kernel keeps a FIFO instead, see
+        #: ``_kernels._count_in_window``: the same answers, fewer bytecodes here).
         self._rate_max = limits.max_orders_per_second
+        self._ring = [k.RING_EMPTY] * self._rate_max
+        self._head = 0
 
     # ------------------------------------------------------------------ the check
 
@@ -323,14 +326,16 @@ class RiskEngine:
                 return self._check_ordered(request)
             # (working orders below max_open_orders: part of self._fast)
             ts = request.ts
-            cutoff = ts - _WINDOW  # raises for a ts that is no number: the ordered way
-            window = self._window
-            if window:
-                if window[0] <= cutoff:
-                    _expire(window, cutoff)
-                if len(window) >= self._rate_max:
-                    return self._check_ordered(request)
-            window.append(ts)
+            ring = self._ring
+            head = self._head
+            newest = ring[head - 1]
+            if ts < newest:  # raises for a ts that is no number: the ordered way
+                ts = newest
+            if ring[head] > ts - _WINDOW:
+                return self._check_ordered(request)
+            ring[head] = ts
+            head += 1
+            self._head = 0 if head == self._rate_max else head
             return _NONE
         except Exception:
             return self._check_ordered(request)
@@ -444,11 +449,16 @@ class RiskEngine:
             if self._n_working >= self._max_open:
                 return self._deny(_R.MAX_OPEN_ORDERS, request, self._n_working, self._max_open)
             ts = request.ts
-            window = self._window
-            _expire(window, ts - _WINDOW)
-            if len(window) >= self._rate_max:
+            ring = self._ring
+            head = self._head
+            newest = ring[head - 1]
+            if ts < newest:
+                ts = newest
+            if ring[head] > ts - _WINDOW:
                 return self._deny(_R.ORDER_RATE, request, self._rate_max, self._rate_max)
-            window.append(ts)
+            ring[head] = ts
+            head += 1
+            self._head = 0 if head == self._rate_max else head
             return _NONE
         except Exception:
             clean = _sanitized(request)
@@ -687,9 +697,7 @@ class RiskEngine:
         """Limit usage as fractions of the limits (0 when a limit is off), for dashboards."""
         start = self._start_equity
         loss = 0.0 if start is None else max(0.0, start - self._equity)
-        window = self._window
-        # the second before the last passing order
-        recent = sum(1 for t in window if t > window[-1] - _WINDOW) if window else 0
+        recent = len(self._rate_window())
         buying_power = self._buying_power
         used = self._gross + self._open_notional
         return {
@@ -718,6 +726,24 @@ class RiskEngine:
         s = self._slots.get(symbol)
         return -1 if s is None else s.index
 
+    def _rate_window(self) -> list[int]:
+        """Times of the passing orders in the second before the newest one, oldest first.
+
+        The ring, read from its head, is in time order (a pass is stored at no earlier than the
+        newest time): a binary search finds where the last second starts, O(log n) however high
+        the limit.
+        """
+        ring, head, n = self._ring, self._head, self._rate_max
+        cutoff = max(ring[head - 1] - _WINDOW, k.RING_EMPTY)  # never-used slots are not in it
+        lo, hi = 0, n  # the first position (from the head) whose time is in the window
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if ring[(head + mid) % n] > cutoff:
+                hi = mid
+            else:
+                lo = mid + 1
+        return [ring[(head + i) % n] for i in range(lo, n)]
+
     def kernel_state(self) -> RiskKernelState:
         """A copy of the state as the kernel's arrays, for a compiled event loop to own."""
         n = len(self._slot_list)
@@ -742,7 +768,7 @@ class RiskEngine:
             float(self._max_open),
             1.0 if self._limit_needs_reference else 0.0,
         )
-        window = self._window
+        window = self._rate_window()
         ist[:] = (
             self._state_code,
             len(self._orders),
@@ -750,10 +776,11 @@ class RiskEngine:
             int(self._daily_breached),
             int(self._drawdown_breached),
             len(window),
+            self._ring[self._head - 1],
         )
         # written, not calloc'd: a page first touched inside a compiled loop is a page fault there
         ring = np.full(self._rate_max, 0, np.int64)
-        ring[: len(window)] = np.fromiter(window, np.int64, len(window))
+        ring[: len(window)] = window
         return RiskKernelState(
             symbols=tuple(s.symbol for s in self._slot_list),
             lim=lim,
@@ -763,12 +790,6 @@ class RiskEngine:
             ist=ist,
             ring=ring,
         )
-
-
-def _expire(window: deque[int], cutoff: int) -> None:
-    """Drop the rate window's entries at or before ``cutoff`` (they left the last second)."""
-    while window and window[0] <= cutoff:
-        window.popleft()
 
 
 def _fraction(value: float, limit: float) -> float:

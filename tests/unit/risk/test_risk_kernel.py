@@ -319,3 +319,15 @@ def test_rate_window_wraps_around_the_ring() -> None:
     head, count = state.ist[k.I_RING_HEAD], state.ist[k.I_RING_COUNT]
     assert (head, count) == (2, 3)  # 0 and 1 left; the two new entries wrapped to slots 0, 1
     assert [state.ring[(head + i) % 3] for i in range(count)] == [2, SECOND_NS + 1, SECOND_NS + 1]
+
+
+def test_an_order_stamped_in_the_past_counts_at_the_newest_time() -> None:
+    """The window's clock does not go back: a late-stamped pass counts at the newest pass's time."""
+    engine = build(limits={"max_orders_per_second": 2})
+    state = engine.kernel_state()
+    requests = [order(ts=SECOND_NS), order(ts=0), order(ts=SECOND_NS + SECOND_NS // 2)]
+    python = [int(engine.check(r)) for r in requests]
+    # counted at ts 0, the second order would have left the window by the third
+    assert python == [0, 0, int(RiskReason.ORDER_RATE)]
+    assert check_batch(state, orders_array(requests, state.symbols)).tolist() == python
+    assert engine.kernel_state().ring[:2].tolist() == [SECOND_NS, SECOND_NS]
