@@ -166,41 +166,102 @@ ORDER_DTYPE = np.dtype(
 def check_order(lim, sym, acc, par, ist, ring, s, side, order_type, q, price, ts, reduce_only):
     """Reason (int) the order is denied, 0 when it passes; a pass is counted in ``ring``.
 
-    Every value checks 2-23 need is loaded first, all at once, and the checks run on scalars
-    (:func:`_reason`): the loads are independent, so their cache misses overlap instead of
-    waiting one behind another's branch. The rate window (:func:`_count_in_window`) comes last,
-    as in ``RiskEngine.check``. No array is used past those loads (the rate window and its
-    head are read and written through their addresses, :func:`_address`), so numba's
-    reference-count pruning drops the ``NRT_incref``/``NRT_decref`` pairs that an inlined
-    function taking arrays otherwise pays on every call: 12 calls, each a ``lock``-prefixed
-    read-modify-write of the array's meminfo (a full barrier, and a cache miss of its own when
-    that line is cold). The caller keeps the arrays alive for the call.
+    The arrays are only used for their addresses (:func:`_address`) and the symbol bound: the
+    checks read and write through :func:`_check_at`, so numba's reference-count pruning drops
+    the ``NRT_incref``/``NRT_decref`` pairs that an inlined function taking arrays otherwise
+    pays on every call: 12 calls, each a ``lock``-prefixed read-modify-write of the array's
+    meminfo (a full barrier, and a cache miss of its own when that line is cold). The caller
+    keeps the arrays alive for the call.
     """
     if s < 0 or s >= lim.shape[0]:
         return R_UNKNOWN_SYMBOL
-    ist_at = _address(ist)
-    ring_at = _address(ring)
+    return _check_at(
+        _address(lim) + s * (N_LIM * 8), _address(sym) + s * (N_SYM * 8), _address(acc),
+        _address(par), _address(ist), _address(ring), ring.shape[0],
+        side, order_type, q, price, ts, reduce_only,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def check_packed(block_at, n_symbols, ring_at, ring_n, s, side, order_type, q, price, ts, reduce_only):
+    """:func:`check_order` on a :func:`packed_arrays` block and a ring given by address.
+
+    Why: ``RiskEngine.check`` calls this through its compiled entry point (:func:`packed_entry`)
+    with scalars only. Each array argument costs numba ~120 ns to unbox (six: 850 ns a call,
+    measured), integers and floats a few ns, so the whole call costs about what one Python
+    attribute-heavy check of a single limit does.
+    """
+    if s < 0 or s >= n_symbols:
+        return R_UNKNOWN_SYMBOL
+    return _check_at(
+        block_at + (_HEADER_WORDS + s * N_LIM) * 8,
+        block_at + (_HEADER_WORDS + n_symbols * N_LIM + s * N_SYM) * 8,
+        block_at, block_at + N_ACC * 8, block_at + (N_ACC + N_PAR) * 8, ring_at, ring_n,
+        side, order_type, q, price, ts, reduce_only,
+    )  # fmt: skip
+
+
+#: The one signature of :func:`check_packed` (its entry point takes exactly these types).
+CHECK_PACKED_SIGNATURE = types.int64(
+    types.int64, types.int64, types.int64, types.int64, types.int64, types.int64, types.int64,
+    types.float64, types.float64, types.int64, types.boolean,
+)  # fmt: skip
+
+
+def packed_entry():
+    """The compiled entry point of :func:`check_packed` (compiled, or loaded from the cache, once).
+
+    It converts each argument to the signature's type the way ``int()``/``float()``/``bool()``
+    would (``"2"`` becomes 2.0): callers pass values of exactly those types.
+    """
+    if CHECK_PACKED_SIGNATURE.args not in check_packed.overloads:
+        check_packed.compile(CHECK_PACKED_SIGNATURE)
+    return check_packed.overloads[CHECK_PACKED_SIGNATURE.args].entry_point
+
+
+@njit(cache=True, inline="always")
+def _check_at(lim_at, sym_at, acc_at, par_at, ist_at, ring_at, ring_n, side, order_type, q, price, ts, reduce_only):
+    """Checks 2-24 on the state at these addresses (one ``lim`` and ``sym`` row, the account).
+
+    Every value checks 2-23 need is loaded first, all at once, and the checks run on scalars
+    (:func:`_reason`): the loads are independent, so their cache misses overlap instead of
+    waiting one behind another's branch. The rate window (:func:`_count_in_window`) comes last,
+    as in ``RiskEngine.check``.
+    """
     head = _peek(ist_at, I_RING_HEAD)
     count = _peek(ist_at, I_RING_COUNT)
     last = _peek(ist_at, I_RING_LAST)
     oldest = _peek(ring_at, head)  # loaded with the rest (stale when the window is empty)
-    daily = ist[I_DAILY_BREACHED] != 0
-    drawdown = ist[I_DRAWDOWN_BREACHED] != 0
+    daily = _peek(ist_at, I_DAILY_BREACHED) != 0
+    drawdown = _peek(ist_at, I_DRAWDOWN_BREACHED) != 0
     reason = _reason(
         side, order_type, q, price, reduce_only,
-        lim[s, L_TICK], lim[s, L_LOT], lim[s, L_MIN_QTY], lim[s, L_MAX_QTY],
-        lim[s, L_MAX_ORDER_QTY], lim[s, L_MAX_ORDER_NOTIONAL], lim[s, L_MAX_POSITION],
-        lim[s, L_RESTRICTED],
-        sym[s, Y_REFERENCE], sym[s, Y_POSITION], sym[s, Y_WORKING_BUY], sym[s, Y_WORKING_SELL],
-        acc[A_GROSS], acc[A_NET], acc[A_OPEN_NOTIONAL], acc[A_BUYING_POWER],
-        par[P_MAX_GROSS], par[P_MAX_NET], par[P_COLLAR], par[P_MAX_OPEN_ORDERS],
-        par[P_LIMIT_NEEDS_REFERENCE],
-        ist[I_STATE], ist[I_WORKING],
+        _peekf(lim_at, L_TICK), _peekf(lim_at, L_LOT), _peekf(lim_at, L_MIN_QTY),
+        _peekf(lim_at, L_MAX_QTY), _peekf(lim_at, L_MAX_ORDER_QTY),
+        _peekf(lim_at, L_MAX_ORDER_NOTIONAL), _peekf(lim_at, L_MAX_POSITION),
+        _peekf(lim_at, L_RESTRICTED),
+        _peekf(sym_at, Y_REFERENCE), _peekf(sym_at, Y_POSITION), _peekf(sym_at, Y_WORKING_BUY),
+        _peekf(sym_at, Y_WORKING_SELL),
+        _peekf(acc_at, A_GROSS), _peekf(acc_at, A_NET), _peekf(acc_at, A_OPEN_NOTIONAL),
+        _peekf(acc_at, A_BUYING_POWER),
+        _peekf(par_at, P_MAX_GROSS), _peekf(par_at, P_MAX_NET), _peekf(par_at, P_COLLAR),
+        _peekf(par_at, P_MAX_OPEN_ORDERS), _peekf(par_at, P_LIMIT_NEEDS_REFERENCE),
+        _peek(ist_at, I_STATE), _peek(ist_at, I_WORKING),
         daily * R_DAILY_LOSS + (drawdown and not daily) * R_DRAWDOWN,
     )  # fmt: skip
     if reason == R_NONE:
-        reason = _count_in_window(ist_at, ring_at, ring.shape[0], ts, head, count, oldest, last)
+        reason = _count_in_window(ist_at, ring_at, ring_n, ts, head, count, oldest, last)
     return reason
+
+
+@njit(cache=True)
+def count_in_window(ist_at, ring_at, ring_n, ts):
+    """Check 24 alone, on the window at these addresses (``RiskEngine``'s ordered path)."""
+    head = _peek(ist_at, I_RING_HEAD)
+    return _count_in_window(
+        ist_at, ring_at, ring_n, ts, head, _peek(ist_at, I_RING_COUNT), _peek(ring_at, head),
+        _peek(ist_at, I_RING_LAST),
+    )  # fmt: skip
 
 
 @njit(cache=True, inline="always")
@@ -247,19 +308,18 @@ def _count_in_window(ist_at, ring_at, n, ts, head, count, oldest, last):
 
 @intrinsic
 def _address(typingctx, array):  # noqa: ARG001 - numba's intrinsic signature
-    """Data address of a C-contiguous 1-d int64 array (``ist``, ``ring``); others do not type."""
+    """Data address (int64) of a C-contiguous float64 or int64 array; others do not type."""
     if not (
         isinstance(array, types.Array)
-        and array.ndim == 1
         and array.layout == "C"
-        and array.dtype == types.int64
+        and array.dtype in (types.int64, types.float64)
     ):
         return None
-    sig = types.uintp(array)
+    sig = types.int64(array)
 
     def codegen(context, builder, signature, args):
         data = context.make_array(signature.args[0])(context, builder, args[0]).data
-        return builder.ptrtoint(data, context.get_value_type(types.uintp))
+        return builder.ptrtoint(data, context.get_value_type(types.int64))
 
     return sig, codegen
 
@@ -272,6 +332,19 @@ def _peek(typingctx, address, index):  # noqa: ARG001 - numba's intrinsic signat
     def codegen(context, builder, signature, args):
         i = context.cast(builder, args[1], signature.args[1], types.intp)
         ptr = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
+        return builder.load(builder.gep(ptr, [i]))
+
+    return sig, codegen
+
+
+@intrinsic
+def _peekf(typingctx, address, index):  # noqa: ARG001 - numba's intrinsic signature
+    """The float64 at ``address + 8 * index``."""
+    sig = types.float64(address, index)
+
+    def codegen(context, builder, signature, args):
+        i = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = builder.inttoptr(args[0], ir.DoubleType().as_pointer())
         return builder.load(builder.gep(ptr, [i]))
 
     return sig, codegen

@@ -176,6 +176,10 @@ def test_kernel_matches_python_check(limits, instrument, state, raw_orders) -> N
     python = [int(engine.check(r)) for r in requests]
     compiled = check_batch(kernel_state, orders_array(requests, kernel_state.symbols)).tolist()
     assert compiled == python
+    # check() runs the kernel on the engine's own arrays: hold its Python twin (the ordered
+    # path, which names denials) to the same answers, on an engine in the same state
+    twin = setup_engine(limits, instrument, state)
+    assert [int(twin._check_ordered(r)) for r in requests] == python
     assert [int(engine.check(r)) for r in requests] == [
         int(x) for x in check_batch(kernel_state, orders_array(requests, kernel_state.symbols))
     ]  # the rate windows moved alike
@@ -296,14 +300,16 @@ def test_rate_window_holds_only_the_last_second_and_carries_over() -> None:
         assert engine.check(order(ts=i * tenth)) is RiskReason.NONE
     assert engine.usage()["order_rate"] == pytest.approx(10 / 1_000_000)
     state = engine.kernel_state()
-    assert state.ist[k.I_RING_COUNT] == 10  # orders 25..34: the others left the window
-    assert state.ring[:10].tolist() == [i * tenth for i in range(25, 35)]
-    # the kernel continues: one more order, then a quiet second empties the window
+    head, count = state.ist[k.I_RING_HEAD], state.ist[k.I_RING_COUNT]
+    assert count == 10  # orders 25..34: the others left the window
+    assert state.ring[head : head + count].tolist() == [i * tenth for i in range(25, 35)]
+    # the copy goes on alone: one more order, then a quiet second empties the window
     later = [order(ts=35 * tenth), order(ts=35 * tenth + SECOND_NS)]
     assert check_batch(state, orders_array(later, state.symbols)).tolist() == [0, 0]
     assert state.ist[k.I_RING_COUNT] == 1
     assert state.ist[k.I_RING_HEAD] == 0  # emptied, so the walk started over at the front
     assert state.ring[0] == 35 * tenth + SECOND_NS
+    assert engine.kernel_state().ist[k.I_RING_COUNT] == 10  # the engine's own window: unmoved
 
 
 def test_rate_window_wraps_around_the_ring() -> None:
@@ -331,3 +337,42 @@ def test_an_order_stamped_in_the_past_counts_at_the_newest_time() -> None:
     assert python == [0, 0, int(RiskReason.ORDER_RATE)]
     assert check_batch(state, orders_array(requests, state.symbols)).tolist() == python
     assert engine.kernel_state().ring[:2].tolist() == [SECOND_NS, SECOND_NS]
+
+
+def test_the_kernel_arrays_follow_every_state_change() -> None:
+    """``check`` reads the packed arrays: each method that changes what a check reads writes it
+    through (a missed write would let the compiled check pass on stale state)."""
+    engine = build(limits={"max_leverage": 2.0}, other={"max_position": 50.0})
+
+    def assert_mirrored() -> None:
+        state = engine.kernel_state()
+        for slot in engine._slots.values():
+            row = (slot.reference, slot.position, slot.working_buy, slot.working_sell)
+            assert tuple(state.sym[slot.index]) == row
+        exposure = engine.exposure()
+        assert tuple(state.acc) == (
+            exposure["gross"], exposure["net"], exposure["open_notional"], engine._buying_power
+        )
+        assert state.ist[k.I_STATE] == int(engine.state)
+        assert state.ist[k.I_WORKING] == engine.working_orders
+
+    engine.position_changed(SYMBOL, -3.0)
+    assert_mirrored()
+    engine.mark(SYMBOL, 101.0)  # moves the exposure of the position
+    assert_mirrored()
+    engine.order_opened(order(2.0, client_order_id="a"))
+    engine.order_opened(order(1.0, 99.0, side=Side.SELL, symbol=OTHER, client_order_id="b"))
+    assert_mirrored()
+    engine.order_filled("a", 0.5)
+    assert_mirrored()
+    engine.order_closed("b")
+    assert_mirrored()
+    engine.equity_changed(10_000.0, 0)
+    assert_mirrored()
+    engine.order_closed("a")  # nothing working: the working columns are reset
+    assert_mirrored()
+    engine.set_state(TradingState.REDUCING, "test", 0)
+    assert_mirrored()
+    engine.kill("test", 0)
+    assert_mirrored()
+    assert engine.check(order(1.0)) is RiskReason.HALTED
