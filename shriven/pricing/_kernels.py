@@ -498,15 +498,7 @@ def _fix_greeks(i, under, strike, expiry, rate, carry, vol, is_call, forward_mod
         # Every output again with the scalar functions (libm exp and log, erfc): pass 1's
         # values hold only inside ``_in_safe_range`` (e.g. its exp is unchecked beyond it).
         sqt = math.sqrt(t)
-        # ln(F / K) as pass 1 takes it, ln(S / K) + (r - q) T (F rounds off a tiny (r - q) T),
-        # with S / K split where it over- or underflows.
-        ratio = s / k
-        if _DBL_MIN <= ratio <= _DBL_MAX:
-            x = math.log(ratio)
-        else:
-            x = math.log(s) - math.log(k)
-        if not forward_model:
-            x += (r - q) * t
+        x = _log_moneyness(s, k, t, r, q, forward_model)
         d1 = x / sd + 0.5 * sd
         d2 = x / sd - 0.5 * sd
         pdf = _npdf_exact(d1)
@@ -576,7 +568,8 @@ def _finish_price(i, under, strike, expiry, rate, carry, vol, is_call, forward_m
     t = expiry[i]
     df = math.exp(-r * t)
     fwd = under[i] if forward_model else under[i] * math.exp(-q * t) / df
-    price = _forward_price(fwd, strike[i], t, df, vol[i], is_call[i])
+    x = _log_moneyness(under[i], strike[i], t, r, q, forward_model)
+    price = _forward_price(fwd, strike[i], t, df, vol[i], is_call[i], x)
     if not abs(price) <= _DBL_MAX:
         reason[i] = R_OUT_OF_RANGE
         price = np.nan
@@ -591,15 +584,30 @@ def _bs_price(s, k, t, r, q, v, call):
     if _core_is_final(s, k, t, r, q, v, w, core[4], core[5], core[6], core[7], core[8]):
         return core[11]
     df = math.exp(-r * t)
-    return _forward_price(s * math.exp(-q * t) / df, k, t, df, v, call)
+    x = _log_moneyness(s, k, t, r, q, False)
+    return _forward_price(s * math.exp(-q * t) / df, k, t, df, v, call, x)
+
+
+@njit(cache=True, inline="always")
+def _log_moneyness(s, k, t, r, q, forward_model):
+    """ln(F / K) as pass 1 takes it, ln(S / K) + (r - q) T (F rounds off a tiny (r - q) T),
+    with S / K split where it over- or underflows."""
+    ratio = s / k
+    if _DBL_MIN <= ratio <= _DBL_MAX:
+        x = math.log(ratio)
+    else:
+        x = math.log(s) - math.log(k)
+    if not forward_model:
+        x += (r - q) * t
+    return x
 
 
 @njit(cache=True, error_model="numpy")
-def _forward_price(fwd, k, t, df, v, call):
+def _forward_price(fwd, k, t, df, v, call, x):
+    # ``x``: ln(F / K) from ``_log_moneyness`` (not ln(fwd / k): fwd may have rounded).
     w = 1.0 if call else -1.0
     sd = v * math.sqrt(t)
     if sd > 0.0:
-        x = math.log(fwd / k)
         d1 = x / sd + 0.5 * sd
         d2 = d1 - sd
         if w * d2 < _TAIL_D and w * x < 0.0 and sd * sd < 2.0 * abs(x):
