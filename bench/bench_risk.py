@@ -2,11 +2,14 @@
 
 Run: ``python bench/bench_risk.py``. Every check is enabled (all limits finite, a price collar,
 leverage, daily loss and drawdown limits, a rate window) and every order passes, so each call
-runs all 24 checks (the slow path). Ten instruments with positions, marks and working orders.
+runs all 24 checks. Ten instruments with positions, marks and working orders.
 
-- **check**: ``RiskEngine.check`` one call per order, each timed with ``perf_counter_ns`` over
-  ``calls`` orders after a warm-up; p50 / p99 / mean. The timer itself costs about
-  ``timer_p50_ns`` per call (an empty method timed the same way): reported, not subtracted.
+- **check**: ``RiskEngine.check`` (the compiled checks, through their entry point) one call per
+  order, each timed with ``perf_counter_ns`` over ``calls`` orders after a warm-up; p50 / p99 /
+  mean. The timer itself costs about ``timer_p50_ns`` per call (an empty method timed the same
+  way): reported, not subtracted.
+- **Python twin**: ``RiskEngine._check_ordered``, the same 24 checks in Python (what a denial,
+  for its event's details, and a field of another type take), timed the same way.
 - **baseline**: a plain-Python function checking six limits (quantity, notional, position,
   collar, tick, open orders) on a dataclass order, timed the same way: what one writes first.
 - **kernel**: ``shriven.risk._kernels.check_order`` called per order inside one compiled loop
@@ -210,15 +213,19 @@ def run(
         raise RuntimeError("baseline orders must pass")
     engine = _engine()
     check = engine.check
+    twin = _engine()._check_ordered
     samples: list[int] = []
+    twin_samples: list[int] = []
     base_samples: list[int] = []
     timer_samples: list[int] = []
     chunk = max(1, calls // rounds)
     for start in range(warmup, warmup + calls, chunk):
         samples += _timed(check, requests[start : start + chunk])
+        twin_samples += _timed(twin, requests[start : start + chunk])
         base_samples += _timed(baseline, plain[start : start + chunk])
         timer_samples += _timed(empty, requests[start : start + chunk])
     check_p50, check_p99, check_mean = _percentiles(samples)
+    twin_p50, twin_p99, _ = _percentiles(twin_samples)
     base_p50, base_p99, base_mean = _percentiles(base_samples)
     timer_p50, timer_p99, _ = _percentiles(timer_samples)
 
@@ -269,6 +276,8 @@ def run(
         "check_p50_ns": check_p50,
         "check_p99_ns": check_p99,
         "check_mean_ns": check_mean,
+        "twin_p50_ns": twin_p50,
+        "twin_p99_ns": twin_p99,
         "timer_p50_ns": timer_p50,
         "timer_p99_ns": timer_p99,
         "check_loop_ns": loop_s * 1e9 / calls,
@@ -315,6 +324,10 @@ def print_result(result: dict) -> None:
     )
     print(
         f"RiskEngine.check in a loop:  {result['check_loop_ns']:,.0f} ns/check (no per-call timer)"
+    )
+    print(
+        f"Python twin (_check_ordered): p50 {result['twin_p50_ns']:,.0f} ns  "
+        f"p99 {result['twin_p99_ns']:,.0f} ns  (the same checks in Python)"
     )
     print(
         f"baseline six-limit function: p50 {result['baseline_p50_ns']:,.0f} ns  "
