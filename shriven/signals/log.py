@@ -71,6 +71,7 @@ _NS_PER_UNIT = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 #: The head is plain JSON (``json.dumps``, finite numbers only): msgspec parses it to the same
 #: objects in a fraction of ``json.loads``' time.
 _HEAD_DECODER = msgspec.json.Decoder()
+_READ_BYTES = 1 << 16
 
 
 class SignalReason(StrEnum):
@@ -407,12 +408,14 @@ def _read_small(path: str) -> bytes:
     """A small file's bytes with bare syscalls (``open()`` builds an io stack: ~2x, measured)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        chunks = []
-        while True:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                return b"".join(chunks)
+        chunk = os.read(fd, _READ_BYTES)
+        if len(chunk) < _READ_BYTES:  # a short read of a regular file is its end: no 2nd call
+            return chunk
+        chunks = [chunk]
+        while chunk:
+            chunk = os.read(fd, _READ_BYTES)
             chunks.append(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)
 

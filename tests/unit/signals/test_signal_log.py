@@ -576,3 +576,14 @@ def test_a_large_append_is_not_copied_into_the_head(slog: SignalLog, root: str) 
     head = json.loads((Path(root) / "signals" / "_head.json").read_bytes())
     assert "rows" not in head["pending"]
     assert [s.target for s in SignalLog(root).read_after(-1)] == [float(k) for k in range(n)]
+
+
+def test_small_file_reads_whole_files_of_any_size(tmp_path: Path) -> None:
+    """One read for the usual head; files past the first read's size are read to their end."""
+    from shriven.signals.log import _READ_BYTES, _read_small
+
+    for size in (0, 10, _READ_BYTES - 1, _READ_BYTES, _READ_BYTES + 1, 3 * _READ_BYTES + 7):
+        data = os.urandom(size)
+        path = tmp_path / f"f{size}"
+        path.write_bytes(data)
+        assert _read_small(str(path)) == data, size
