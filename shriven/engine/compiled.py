@@ -172,8 +172,9 @@ def _close_working(rsym, racc, rist, remaining, value, orders, o):
 
 
 # _replay inlines shriven.risk._kernels.check_order (its rate window included) and the venue
-# kernels, but numba's cache keys on this file alone: after changing those kernels, touch this
-# file (or clear __pycache__) so the cached loop is compiled again instead of keeping the old
+# kernels, but numba's cache keys on this file alone: a commit changing those kernels changes
+# this file too (this comment will do: last for the risk state read by address), so that a
+# checkout gives it a new stamp and the cached loop is compiled again instead of keeping the old
 # inlined code.
 @njit(cache=True)
 def _replay(

@@ -202,6 +202,8 @@ class RiskEngine:
         "_acc",
         "_block_at",
         "_check_packed",
+        "_count_in_window",
+        "_ist_at",
         "_collar",
         "_config",
         "_daily_breached",
@@ -310,6 +312,8 @@ class RiskEngine:
         self._block_at = self._acc.ctypes.data
         self._ring_at = self._ring.ctypes.data
         self._check_packed = k.packed_entry()
+        self._count_in_window = k.window_entry()
+        self._ist_at = self._ist.ctypes.data
 
     # ------------------------------------------------------------------ the check
 
@@ -451,7 +455,7 @@ class RiskEngine:
             if self._n_working >= self._max_open:
                 return self._deny(_R.MAX_OPEN_ORDERS, request, self._n_working, self._max_open)
             ts = operator.index(request.ts)
-            if k.count_in_window(self._ist.ctypes.data, self._ring_at, self._rate_max, ts):
+            if self._count_in_window(self._ist_at, self._ring_at, self._rate_max, ts):
                 return self._deny(_R.ORDER_RATE, request, self._rate_max, self._rate_max)
             return _NONE
         except Exception:
