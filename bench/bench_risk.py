@@ -32,6 +32,7 @@ from numba import njit
 from shriven.book.orders import OrderType, Side
 from shriven.engine.cycles import cycles, ns_per_cycle
 from shriven.model.records import OrderRequest
+from shriven.numba_cache import cache_depends_on
 from shriven.risk import InstrumentLimits, RiskConfig, RiskEngine, RiskLimits, orders_array
 from shriven.risk import _kernels as k
 
@@ -159,8 +160,11 @@ def _timed(fn, args: list) -> list[int]:
     return samples
 
 
-# Not cached: numba's cache would not notice a change of the inlined kernel in another file.
-@njit(cache=False)
+# Cached, keyed also on the risk kernels it inlines (shriven.numba_cache).
+cache_depends_on(__file__, k)
+
+
+@njit(cache=True)
 def _fenced_checks(lim, sym, acc, par, ist, ring, orders, ticks, pair):
     """Per order: counter ticks around its check (``ticks``) and around nothing (``pair``)."""
     bad = 0

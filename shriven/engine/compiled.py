@@ -38,16 +38,21 @@ import numpy as np
 from numba import njit
 from numba.typed import List
 
+from shriven.engine import cycles as _cycles_module
 from shriven.engine.bars import BarSeries
 from shriven.engine.cycles import cycles, ns_per_cycle
 from shriven.execution.simulated import SimulatedExchange
 from shriven.model.enums import RiskReason
+from shriven.numba_cache import cache_depends_on
 from shriven.portfolio.position import FLAT_TOLERANCE
 from shriven.risk import _kernels as rk
 from shriven.risk.engine import RiskEngine
 from shriven.venue import _kernels as vk
 
 __all__ = ["ORDER_STATES", "CompiledReplay", "replay_every_bar"]
+
+# The loop compiles in the risk and venue kernels and the cycle counter: its cache follows them.
+cache_depends_on(__file__, rk, vk, _cycles_module)
 
 #: Final order states in ``CompiledReplay.orders["state"]``.
 ORDER_STATES = {0: "denied", 1: "submitted", 2: "accepted", 3: "partially_filled",
@@ -171,11 +176,6 @@ def _close_working(rsym, racc, rist, remaining, value, orders, o):
             rsym[i, rk.Y_WORKING_SELL] = 0.0
 
 
-# _replay inlines shriven.risk._kernels.check_order (its rate window included) and the venue
-# kernels, but numba's cache keys on this file alone: a commit changing those kernels changes
-# this file too (this comment will do: last for the risk state read by address), so that a
-# checkout gives it a new stamp and the cached loop is compiled again instead of keeping the old
-# inlined code.
 @njit(cache=True)
 def _replay(
     feeds, evs, sts, accs, pars, fpars, xqs, xbs, lqs, lbs, ois, ofs, rq_is, rq_fs,

@@ -28,7 +28,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from shriven.numba_cache import cache_depends_on
+from shriven.pricing import _fastmath
 from shriven.pricing._fastmath import fexp, fexp_in_range, flog, fma
+
+# The kernels compile in the fast exp/log intrinsics: their caches follow that file too.
+cache_depends_on(__file__, _fastmath)
 
 #: Reason code: the element was priced / solved (mirrors ``reasons.Reason``).
 R_OK = 0
