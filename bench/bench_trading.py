@@ -35,7 +35,9 @@ One ``run_backtest`` end to end (lake read included) is timed too.
    OMS journal fsync (the ack) → venue submit), then to 1 ns later (venue matches, the fill goes
    through OMS → portfolio → risk). Timed from after the append to the fill being applied
    [target p99 <= 1 ms]. Baseline: a bare ``os.write`` + ``os.fdatasync`` of 200 bytes to a file
-   in the same directory, alternating with the signals.
+   in the same directory, alternating with the signals. Beside it, the machine's state: a poll of
+   the signal log with nothing new, right after that fdatasync, against the same poll in a hot
+   loop (on this VM, Python after an idle wait runs 2-4x slower than hot, more in slow phases).
 4. **Replay memory**: peak RSS (``ru_maxrss``) of a fresh subprocess running ``run_backtest``
    (Momentum, 1m bars) over 1 day and over ``MEMORY_DAYS`` days of the same lake; baseline a
    subprocess that imports the same modules and builds the settings only
@@ -538,6 +540,7 @@ def _signal_to_fill(tmp: str, symbols: int, feeds: dict[str, VenueFeed], n: int)
     fd = os.open(base_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     payload = b"x" * 200
     total, ack, bare, append, reads, nreads, syncs, nsyncs = [], [], [], [], [], [], [], []
+    poll = []  # the machine's state: a poll with nothing new, right after the bare fdatasync
     unfilled = 0
     t = open_ns + 600 * 10**9  # ten minutes in: the book is built
     for i in range(n + 5):
@@ -561,6 +564,9 @@ def _signal_to_fill(tmp: str, symbols: int, feeds: dict[str, VenueFeed], n: int)
         os.write(fd, payload)
         os.fdatasync(fd)
         b1 = clock()
+        p0 = clock()
+        inner_read(oms.last_signal_offset)
+        p1 = clock()
         cid = f"follow-s{i}-{sym}-1"
         order = oms.get(cid)
         if order is None or order.state != OrderState.FILLED:
@@ -574,7 +580,13 @@ def _signal_to_fill(tmp: str, symbols: int, feeds: dict[str, VenueFeed], n: int)
             nreads.append(read_ns[1])
             syncs.append(sync_ns[0])
             nsyncs.append(sync_ns[1])
+            poll.append(p1 - p0)
     os.close(fd)
+    hot = []
+    for _ in range(500):
+        p0 = clock()
+        inner_read(oms.last_signal_offset)
+        hot.append(clock() - p0)
     r.finish()
     journal_module._sync = inner_sync
 
@@ -589,6 +601,7 @@ def _signal_to_fill(tmp: str, symbols: int, feeds: dict[str, VenueFeed], n: int)
         "append_p50_us": pct(append, 50), "append_p99_us": pct(append, 99),
         "read_p50_us": pct(reads, 50), "read_p99_us": pct(reads, 99), "reads_per_signal": float(np.mean(nreads)),
         "sync_p50_us": pct(syncs, 50), "sync_p99_us": pct(syncs, 99), "syncs_per_signal": float(np.mean(nsyncs)),
+        "poll_p50_us": pct(poll, 50), "poll_hot_p50_us": pct(hot[100:], 50),
     }  # fmt: skip
 
 
@@ -929,6 +942,11 @@ def print_result(r: dict) -> None:
     print(
         f"    of which journal fdatasync ({s['syncs_per_signal']:.1f} per signal: the order's submit, its events, "
         f"the signal's consumption): p50 {s['sync_p50_us']:.1f} us, p99 {s['sync_p99_us']:.1f} us"
+    )
+    print(
+        f"    machine state: SignalLog.read_after with nothing new right after the bare fdatasync p50 "
+        f"{s['poll_p50_us']:.1f} us, the same in a hot loop {s['poll_hot_p50_us']:.1f} us "
+        f"(x{s['poll_p50_us'] / s['poll_hot_p50_us']:.1f}: Python after an idle wait, on this machine now)"
     )
     print(
         f"    (SignalLog.append before it, not timed in the figure: p50 {s['append_p50_us']:.0f} us, "
