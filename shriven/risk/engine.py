@@ -64,7 +64,6 @@ from shriven.risk.events import RiskEvent, RiskEventKind
 __all__ = ["CHECK_ORDER", "RiskEngine", "RiskKernelState"]
 
 _INF = math.inf
-_floor = math.floor
 _TOL = k.TOLERANCE
 _SLACK = k.REDUCE_SLACK
 _WINDOW = k.WINDOW_NS
@@ -107,9 +106,6 @@ _BUY = Side.BUY
 _SELL = Side.SELL
 _LIMIT = OrderType.LIMIT
 _MARKET = OrderType.MARKET
-_IOC = OrderType.IOC
-_FOK = OrderType.FOK
-_POST_ONLY = OrderType.POST_ONLY
 _NAN = math.nan
 _float = float
 _int = int
