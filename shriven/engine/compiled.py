@@ -42,8 +42,10 @@ from shriven.engine import cycles as _cycles_module
 from shriven.engine.bars import BarSeries
 from shriven.engine.cycles import cycles, ns_per_cycle
 from shriven.execution.simulated import SimulatedExchange
+from shriven.model import enums as _enums_module
 from shriven.model.enums import RiskReason
 from shriven.numba_cache import cache_depends_on
+from shriven.portfolio import position as _position_module
 from shriven.portfolio.position import FLAT_TOLERANCE
 from shriven.risk import _kernels as rk
 from shriven.risk.engine import RiskEngine
@@ -51,8 +53,9 @@ from shriven.venue import _kernels as vk
 
 __all__ = ["ORDER_STATES", "CompiledReplay", "replay_every_bar"]
 
-# The loop compiles in the risk and venue kernels and the cycle counter: its cache follows them.
-cache_depends_on(__file__, rk, vk, _cycles_module)
+# The loop compiles in the risk and venue kernels and the cycle counter, and freezes constants
+# of the enums and positions modules: its cache follows them all.
+cache_depends_on(__file__, rk, vk, _cycles_module, _enums_module, _position_module)
 
 #: Final order states in ``CompiledReplay.orders["state"]``.
 ORDER_STATES = {0: "denied", 1: "submitted", 2: "accepted", 3: "partially_filled",

@@ -23,7 +23,12 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
+from shriven.model import enums as _enums_module
 from shriven.model.enums import RiskReason
+from shriven.numba_cache import cache_depends_on
+
+# The kernels freeze the reason codes below when compiled: their caches follow the enums' file.
+cache_depends_on(__file__, _enums_module)
 
 #: ``lim`` columns: tick size, lot size, exchange min and max order quantity.
 L_TICK = 0
