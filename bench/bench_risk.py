@@ -312,9 +312,10 @@ def _engine_state_copy(state):
         for dst, src in zip(arrays, sources, strict=True):
             dst[...] = src
     lim, sym, acc, par, ist = arrays
-    return type(state)(
-        symbols=state.symbols, lim=lim, sym=sym, acc=acc, par=par, ist=ist, ring=state.ring.copy()
-    )
+    ring = state.ring.copy()
+    if hasattr(k, "bind_ring"):
+        k.bind_ring(ist, ring)  # the copy's own ring, not the source's
+    return type(state)(symbols=state.symbols, lim=lim, sym=sym, acc=acc, par=par, ist=ist, ring=ring)
 
 
 def print_result(result: dict) -> None:

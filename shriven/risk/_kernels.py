@@ -66,7 +66,9 @@ P_LIMIT_NEEDS_REFERENCE = 4
 N_PAR = 5
 
 #: ``ist``: trading state (``TradingState``), working orders, the rate window's oldest entry,
-#: breach flags (0/1), the rate window's entry count, the newest passing order's time.
+#: breach flags (0/1), the rate window's entry count, the newest passing order's time; then what
+#: :func:`check_packed` finds the rest by: the number of symbols and the bound ring's address and
+#: length (:func:`bind_ring`).
 I_STATE = 0
 I_WORKING = 1
 I_RING_HEAD = 2
@@ -74,7 +76,10 @@ I_DAILY_BREACHED = 3
 I_DRAWDOWN_BREACHED = 4
 I_RING_COUNT = 5
 I_RING_LAST = 6
-N_IST = 7
+I_N_SYMBOLS = 7
+I_RING_AT = 8
+I_RING_N = 9
+N_IST = 10
 
 #: Time of no order: ``ist[I_RING_LAST]`` before the first pass.
 RING_EMPTY = -(2**62)
@@ -124,8 +129,9 @@ R_DRAWDOWN = int(RiskReason.DRAWDOWN)
 R_BUYING_POWER = int(RiskReason.BUYING_POWER)
 R_UNKNOWN_ORDER_TYPE = int(RiskReason.UNKNOWN_ORDER_TYPE)
 
-#: Words (8 bytes) of the account block that starts a packed state: ``acc``, ``par``, ``ist``.
-_HEADER_WORDS = 16
+#: Words (8 bytes) of the account block that starts a packed state: ``acc``, ``par``, ``ist``
+#: (19 words, padded to whole cache lines: the ``lim`` rows start on one).
+_HEADER_WORDS = 24
 
 
 def packed_arrays(n_symbols: int) -> tuple[np.ndarray, ...]:
@@ -148,7 +154,19 @@ def packed_arrays(n_symbols: int) -> tuple[np.ndarray, ...]:
     lim = f[_HEADER_WORDS : _HEADER_WORDS + n_symbols * N_LIM].reshape(n_symbols, N_LIM)
     sym_at = _HEADER_WORDS + n_symbols * N_LIM
     sym = f[sym_at : sym_at + n_symbols * N_SYM].reshape(n_symbols, N_SYM)
+    ist[I_N_SYMBOLS] = n_symbols
     return lim, sym, acc, par, ist
+
+
+def bind_ring(ist: np.ndarray, ring: np.ndarray) -> None:
+    """Record ``ring`` (the rate window) in a packed state's ``ist``, for :func:`check_packed`.
+
+    The caller keeps ``ring`` alive as long as the block: ``ist`` holds its address only.
+    """
+    if ring.dtype != np.int64 or ring.ndim != 1 or not ring.flags.c_contiguous or not ring.size:
+        raise ValueError("the rate window must be a non-empty C-contiguous int64 array")
+    ist[I_RING_AT] = ring.ctypes.data
+    ist[I_RING_N] = ring.shape[0]
 
 
 #: One order for :func:`check_orders`: symbol is the instrument's index in the config, price NaN
@@ -188,28 +206,31 @@ def check_order(lim, sym, acc, par, ist, ring, s, side, order_type, q, price, ts
 
 
 @njit(cache=True)
-def check_packed(block_at, n_symbols, ring_at, ring_n, s, side, order_type, q, price, ts, reduce_only):
-    """:func:`check_order` on a :func:`packed_arrays` block and a ring given by address.
+def check_packed(block_at, s, side, order_type, q, price, ts, reduce_only):
+    """:func:`check_order` on a :func:`packed_arrays` block given by address (its ring bound).
 
     Why: ``RiskEngine.check`` calls this through its compiled entry point (:func:`packed_entry`)
     with scalars only. Through numba's dispatcher each array argument costs ~120 ns to unbox
     (six arrays: 850 ns a call, measured); the entry point skips the dispatch and takes no
-    array, and the call costs ~60 ns.
+    array, and the call costs ~60 ns. The block itself says how many symbols it holds and
+    where its ring is (:func:`bind_ring`): eight arguments, not eleven (~40 ns less a call).
     """
+    ist_at = block_at + (N_ACC + N_PAR) * 8
+    n_symbols = _peek(ist_at, I_N_SYMBOLS)
     if s < 0 or s >= n_symbols:
         return R_UNKNOWN_SYMBOL
     return _check_at(
         block_at + (_HEADER_WORDS + s * N_LIM) * 8,
         block_at + (_HEADER_WORDS + n_symbols * N_LIM + s * N_SYM) * 8,
-        block_at, block_at + N_ACC * 8, block_at + (N_ACC + N_PAR) * 8, ring_at, ring_n,
-        side, order_type, q, price, ts, reduce_only,
+        block_at, block_at + N_ACC * 8, ist_at, _peek(ist_at, I_RING_AT),
+        _peek(ist_at, I_RING_N), side, order_type, q, price, ts, reduce_only,
     )  # fmt: skip
 
 
 #: The one signature of :func:`check_packed` (its entry point takes exactly these types).
 CHECK_PACKED_SIGNATURE = types.int64(
-    types.int64, types.int64, types.int64, types.int64, types.int64, types.int64, types.int64,
-    types.float64, types.float64, types.int64, types.boolean,
+    types.int64, types.int64, types.int64, types.int64, types.float64, types.float64,
+    types.int64, types.boolean,
 )  # fmt: skip
 
 

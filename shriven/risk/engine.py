@@ -198,6 +198,7 @@ class RiskEngine:
         "_acc",
         "_block_at",
         "_check_packed",
+        "_index",
         "_count_in_window",
         "_ist_at",
         "_collar",
@@ -305,7 +306,9 @@ class RiskEngine:
         #: Check 24's window: a FIFO of the last second's passing times (``_kernels``). Written,
         #: not calloc'd: a page first touched inside a check would be a page fault there.
         self._ring = np.full(self._rate_max, 0, np.int64)
+        k.bind_ring(self._ist, self._ring)
         self._block_at = self._acc.ctypes.data
+        self._index = {slot.symbol: slot.index for slot in self._slot_list}
         self._ring_at = self._ring.ctypes.data
         self._check_packed = k.packed_entry()
         self._count_in_window = k.window_entry()
@@ -325,10 +328,7 @@ class RiskEngine:
             if type(q) is _float and type(ts) is _int and (type(price) is _float or price is None):
                 reason = self._check_packed(
                     self._block_at,
-                    self._n_symbols,
-                    self._ring_at,
-                    self._rate_max,
-                    self._slots[request.symbol].index,
+                    self._index[request.symbol],
                     _SIDE_CODE[request.side],
                     _TYPE_CODE[request.order_type],
                     q,
@@ -751,6 +751,8 @@ class RiskEngine:
         acc[...] = self._acc
         par[...] = self._par
         ist[...] = self._ist
+        ring = self._ring.copy()  # written: no page faults inside the loop
+        k.bind_ring(ist, ring)
         return RiskKernelState(
             symbols=tuple(s.symbol for s in self._slot_list),
             lim=lim,
@@ -758,7 +760,7 @@ class RiskEngine:
             acc=acc,
             par=par,
             ist=ist,
-            ring=self._ring.copy(),  # written: no page faults inside the loop
+            ring=ring,
         )
 
 

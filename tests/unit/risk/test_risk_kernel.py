@@ -376,3 +376,22 @@ def test_the_kernel_arrays_follow_every_state_change() -> None:
     engine.kill("test", 0)
     assert_mirrored()
     assert engine.check(order(1.0)) is RiskReason.HALTED
+
+
+def test_a_kernel_state_copy_is_bound_to_its_own_ring() -> None:
+    """The block records its ring for ``check_packed``: a copy must point at the copy's ring."""
+    engine = build(limits={"max_orders_per_second": 2})
+    state = engine.kernel_state()
+    assert state.ist[k.I_RING_AT] == state.ring.ctypes.data
+    assert state.ist[k.I_RING_N] == 2
+    assert state.ist[k.I_N_SYMBOLS] == 2
+    check = k.packed_entry()
+    at = state.acc.ctypes.data
+    args = (k.BUY, k.LIMIT, 1.0, 100.0, 0, False)
+    assert [check(at, 0, *args), check(at, 0, *args), check(at, 0, *args)] == [
+        0, 0, int(RiskReason.ORDER_RATE),
+    ]  # fmt: skip
+    assert check(at, 2, *args) == int(RiskReason.UNKNOWN_SYMBOL)
+    assert engine.check(order(1.0, 100.0, ts=0)) is RiskReason.NONE  # the engine's own window
+    with pytest.raises(ValueError, match="C-contiguous int64"):
+        k.bind_ring(state.ist, np.zeros(4, np.int32))
