@@ -56,7 +56,7 @@ class BarAggregator:
     def _fingerprint(self, pdir: str) -> list[list[object]]:
         out = []
         fs = self.lake.fs
-        for info in sorted(fs.ls(fs._strip_protocol(pdir), detail=True), key=lambda i: i["name"]):
+        for info in sorted(fs.ls(self.lake._path(pdir), detail=True), key=lambda i: i["name"]):
             name = info["name"].rsplit("/", 1)[-1]
             if name.endswith(".parquet"):
                 # an object store's ETag changes with the content; a local file's mtime does
@@ -121,10 +121,10 @@ class BarAggregator:
         total_seen = len(dirs)
         bars_written = {i: 0 for i in self.intervals}
         trades_read = 0
+        remote = self.lake.fs if is_remote(self.lake.root) else None  # local: the fast path
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             files = [self.lake.partition_files(pdir) for pdir, _ in chunk]
-            remote = self.lake.fs if is_remote(self.lake.root) else None  # local: the fast path
             results = aggregate_partitions(files, self.intervals, filesystem=remote)
             for (pdir, fp), bars in zip(chunk, results, strict=True):
                 day, symbol = _partition_key(pdir)

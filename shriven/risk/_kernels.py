@@ -363,30 +363,26 @@ def _address(typingctx, array):  # noqa: ARG001 - numba's intrinsic signature
     return sig, codegen
 
 
-@intrinsic
-def _peek(typingctx, address, index):  # noqa: ARG001 - numba's intrinsic signature
-    """The int64 at ``address + 8 * index`` (an int64 array's ``ctypes.data``)."""
-    sig = types.int64(address, index)
+def _load(value_type: types.Type, ir_type: ir.Type):  # noqa: ANN202 - an intrinsic
+    """An intrinsic ``(address, index)`` -> the ``value_type`` at ``address + 8 * index``."""
 
-    def codegen(context, builder, signature, args):
-        i = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = builder.inttoptr(args[0], ir.IntType(64).as_pointer())
-        return builder.load(builder.gep(ptr, [i]))
+    @intrinsic
+    def load(typingctx, address, index):  # noqa: ARG001 - numba's intrinsic signature
+        sig = value_type(address, index)
 
-    return sig, codegen
+        def codegen(context, builder, signature, args):
+            i = context.cast(builder, args[1], signature.args[1], types.intp)
+            ptr = builder.inttoptr(args[0], ir_type.as_pointer())
+            return builder.load(builder.gep(ptr, [i]))
+
+        return sig, codegen
+
+    return load
 
 
-@intrinsic
-def _peekf(typingctx, address, index):  # noqa: ARG001 - numba's intrinsic signature
-    """The float64 at ``address + 8 * index``."""
-    sig = types.float64(address, index)
-
-    def codegen(context, builder, signature, args):
-        i = context.cast(builder, args[1], signature.args[1], types.intp)
-        ptr = builder.inttoptr(args[0], ir.DoubleType().as_pointer())
-        return builder.load(builder.gep(ptr, [i]))
-
-    return sig, codegen
+#: The int64 (``_peek``) or float64 (``_peekf``) at ``address + 8 * index``.
+_peek = _load(types.int64, ir.IntType(64))
+_peekf = _load(types.float64, ir.DoubleType())
 
 
 @intrinsic
